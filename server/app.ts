@@ -1,0 +1,100 @@
+import type { AddressInfo } from 'node:net';
+import { sql } from 'drizzle-orm';
+import type { Config } from './config.ts';
+import { createDatabase } from './db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
+import { lastEventPosition, readEventsAfter } from './db/events.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { EventHub } from './events/hub.ts';
+import { ChangeListener } from './events/listener.ts';
+import { createHttpServer } from './http-server.ts';
+import type { Logger } from './logger.ts';
+import { createContextFactory } from './trpc/context.ts';
+
+export type App = {
+  /** http://host:port of the running server */
+  url: string;
+  port: number;
+  databaseUrl: string;
+  listener: ChangeListener;
+  hub: EventHub;
+  /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
+  close(): Promise<void>;
+};
+
+const HEALTH_QUERY_TIMEOUT_MS = 2_000;
+
+/**
+ * Starts everything in order: database (embedded when no URL is configured), migrations, the
+ * change listener, then the HTTP/WebSocket server. Nothing is served before the listener is
+ * in place, so no subscriber can start ahead of it.
+ */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, log);
+    databaseUrl = embedded.url;
+    log.info({ databaseUrl }, 'started embedded PostgreSQL (set DATABASE_URL to use another)');
+  }
+
+  const cleanup: Array<() => Promise<unknown>> = [];
+  if (embedded) cleanup.push(embedded.stop);
+  const unwind = async () => {
+    for (const step of cleanup.reverse()) await step().catch((err) => log.warn({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    await migrateDatabase(databaseUrl);
+    const { sql: client, db } = createDatabase(databaseUrl);
+    cleanup.push(() => client.end({ timeout: 2 }));
+
+    const hub = new EventHub(await lastEventPosition(db));
+    const listener = new ChangeListener({
+      databaseUrl,
+      hub,
+      log,
+      readAfter: (after, limit) => readEventsAfter(db, after, limit),
+    });
+    await listener.start();
+    cleanup.push(() => listener.stop());
+
+    const health = async () => {
+      const database = await Promise.race([
+        db.execute(sql`select 1`).then(() => 'up' as const),
+        new Promise<'down'>((resolve) => setTimeout(resolve, HEALTH_QUERY_TIMEOUT_MS, 'down').unref()),
+      ]).catch(() => 'down' as const);
+      const ok = database === 'up' && listener.state === 'listening';
+      return { ok, database, listener: listener.state, position: hub.position, subscribers: hub.subscriberCount };
+    };
+
+    const context = createContextFactory({ db, hub, log });
+    const http = createHttpServer(config, context, health, log);
+    await new Promise<void>((resolve, reject) => {
+      http.server.once('error', reject);
+      http.server.listen(config.port, config.host, () => resolve());
+    });
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          http.closeWebSockets();
+          http.server.close(() => resolve());
+          http.server.closeIdleConnections();
+        }),
+    );
+
+    const { port } = http.server.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      url: `http://${host}:${port}`,
+      port,
+      databaseUrl,
+      listener,
+      hub,
+      close: unwind,
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

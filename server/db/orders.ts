@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import { TRPCError } from '@trpc/server';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type {
+  CreateOrderInput,
+  Order,
+  OrderStatus,
+  UpdateOrderInput,
+} from '../../shared/orders.ts';
+import type { Database, Executor, Transaction } from './client.ts';
+import { lastEventPosition, lastKnownOrder } from './events.ts';
+import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
+
+export function toOrder(row: OrderRow): Order {
+  return {
+    id: row.id.toString(),
+    customerName: row.customerName,
+    productName: row.productName,
+    status: row.status,
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function notFound(id: string, cause?: unknown): TRPCError {
+  return new TRPCError({ code: 'NOT_FOUND', message: `order ${id} not found`, cause });
+}
+
+/**
+ * Runs `fn` in a transaction whose events name `actor`. The trigger reads the setting at
+ * commit; `set_config(..., true)` scopes it to this transaction only.
+ */
+export async function writeAs<T>(db: Database, actor: string, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select set_config('live_orders.actor', ${actor}, true)`);
+    return fn(tx);
+  });
+}
+
+function requestHash(input: CreateOrderInput): string {
+  const canonical = JSON.stringify([input.customerName, input.productName, input.status ?? 'pending']);
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/**
+ * Creates orders in one statement and returns them in input order. An input whose
+ * idempotency key was used before gets the order made the first time (its current state,
+ * or its last state if deleted since), and nothing is written for it.
+ */
+export async function createOrders(tx: Transaction, inputs: CreateOrderInput[]): Promise<Order[]> {
+  const keyed = [...new Set(inputs.flatMap((i) => (i.idempotencyKey === undefined ? [] : [i.idempotencyKey])))];
+  const previous = new Map<string, { orderId: string; requestHash: string }>();
+  if (keyed.length > 0) {
+    // Concurrent retries with one key must not both create: they queue on a lock per key
+    // (taken in a fixed order, so two batches sharing keys cannot deadlock).
+    await tx.execute(
+      sql`select pg_advisory_xact_lock(h) from (
+            select distinct hashtextextended(k, 0) as h from unnest(${keyed}::text[]) as k order by 1
+          ) as locks`,
+    );
+    const rows = await tx.select().from(idempotencyKeys).where(inArray(idempotencyKeys.key, keyed));
+    for (const r of rows) previous.set(r.key, { orderId: r.orderId.toString(), requestHash: r.requestHash });
+  }
+
+  // Decide, per input, whether it reuses an earlier order (by key) or needs a new row.
+  const fresh: CreateOrderInput[] = [];
+  const firstUse = new Map<string, number>(); // key -> index into `fresh`
+  const plan = inputs.map((input): { newIndex?: number; existingId?: string } => {
+    const key = input.idempotencyKey;
+    if (key === undefined) return { newIndex: fresh.push(input) - 1 };
+    const hash = requestHash(input);
+    const earlier = previous.get(key);
+    const sameBatch = firstUse.get(key);
+    const usedHash = earlier?.requestHash ?? (sameBatch === undefined ? undefined : requestHash(fresh[sameBatch]!));
+    if (usedHash !== undefined && usedHash !== hash) {
+      throw new TRPCError({
+        code: 'CONFLICT',
+        message: `idempotencyKey "${key}" was already used for a different order`,
+      });
+    }
+    if (earlier) return { existingId: earlier.orderId };
+    if (sameBatch !== undefined) return { newIndex: sameBatch };
+    const index = fresh.push(input) - 1;
+    firstUse.set(key, index);
+    return { newIndex: index };
+  });
+
+  let created: Order[] = [];
+  if (fresh.length > 0) {
+    const rows = await tx
+      .insert(orders)
+      .values(fresh.map((i) => ({ customerName: i.customerName, productName: i.productName, status: i.status })))
+      .returning();
+    if (rows.length !== fresh.length) {
+      throw new Error(`inserted ${rows.length} orders, expected ${fresh.length}`);
+    }
+    // Identity values are drawn in VALUES order; RETURNING's row order is not promised.
+    rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+    created = rows.map(toOrder);
+    const newKeys = [...firstUse].map(([key, index]) => ({
+      key,
+      orderId: BigInt(created[index]!.id),
+      requestHash: requestHash(fresh[index]!),
+    }));
+    if (newKeys.length > 0) await tx.insert(idempotencyKeys).values(newKeys);
+  }
+
+  const existingIds = [...new Set(plan.flatMap((p) => (p.existingId === undefined ? [] : [p.existingId])))];
+  const existing = new Map<string, Order>();
+  for (const id of existingIds) {
+    const order = (await findOrder(tx, id)) ?? (await lastKnownOrder(tx, id));
+    if (!order) throw new Error(`idempotency key points at order ${id}, which has no row and no history`);
+    existing.set(id, order);
+  }
+
+  return plan.map((p) => (p.existingId === undefined ? created[p.newIndex!]! : existing.get(p.existingId)!));
+}
+
+export async function findOrder(db: Executor, id: string): Promise<Order | undefined> {
+  const [row] = await db.select().from(orders).where(eq(orders.id, BigInt(id)));
+  return row && toOrder(row);
+}
+
+export async function getOrder(db: Executor, id: string): Promise<Order> {
+  const order = await findOrder(db, id);
+  if (!order) throw notFound(id);
+  return order;
+}
+
+function versionConflict(id: string, expected: number, actual: number): TRPCError {
+  return new TRPCError({
+    code: 'CONFLICT',
+    message: `order ${id} is at version ${actual}, not the expected ${expected}`,
+  });
+}
+
+/** Applies the given fields. A write of the same values is a no-op: no event, same version. */
+export async function updateOrder(tx: Transaction, input: UpdateOrderInput): Promise<Order> {
+  const { id, expectedVersion, ...fields } = input;
+  const [row] = await tx
+    .update(orders)
+    .set(fields)
+    .where(and(eq(orders.id, BigInt(id)), expectedVersion === undefined ? undefined : eq(orders.version, expectedVersion)))
+    .returning();
+  if (row) return toOrder(row);
+  const current = await findOrder(tx, id);
+  if (!current) throw notFound(id);
+  throw versionConflict(id, expectedVersion!, current.version);
+}
+
+export async function deleteOrder(tx: Transaction, id: string, expectedVersion?: number): Promise<{ id: string }> {
+  const [row] = await tx
+    .delete(orders)
+    .where(and(eq(orders.id, BigInt(id)), expectedVersion === undefined ? undefined : eq(orders.version, expectedVersion)))
+    .returning({ id: orders.id });
+  if (row) return { id: row.id.toString() };
+  const current = await findOrder(tx, id);
+  if (!current) throw notFound(id);
+  throw versionConflict(id, expectedVersion!, current.version);
+}
+
+export type OrderPage = { orders: Order[]; nextCursor: string | null; lastEventId: string };
+
+/**
+ * A page of orders by id, with the position of the last event the page reflects. Both come
+ * from one REPEATABLE READ snapshot; since positions follow commit order, that snapshot holds
+ * exactly the events up to `lastEventId`, so subscribing after it misses nothing and repeats
+ * nothing.
+ */
+export async function listOrders(
+  db: Database,
+  opts: { status?: OrderStatus; limit: number; cursor?: string },
+): Promise<OrderPage> {
+  return db.transaction(
+    async (tx) => {
+      const lastEventId = await lastEventPosition(tx);
+      const rows = await tx
+        .select()
+        .from(orders)
+        .where(
+          and(
+            opts.cursor === undefined ? undefined : gt(orders.id, BigInt(opts.cursor)),
+            opts.status === undefined ? undefined : eq(orders.status, opts.status),
+          ),
+        )
+        .orderBy(asc(orders.id))
+        .limit(opts.limit + 1);
+      const more = rows.length > opts.limit;
+      const page = more ? rows.slice(0, opts.limit) : rows;
+      return {
+        orders: page.map(toOrder),
+        nextCursor: more ? page[page.length - 1]!.id.toString() : null,
+        lastEventId,
+      };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}

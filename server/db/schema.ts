@@ -1,0 +1,74 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgSequence,
+  pgTable,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+import { ORDER_STATUSES, type Order, type OrderChanges } from '../../shared/orders.ts';
+import { MAX_NAME_LENGTH } from '../../shared/protocol.ts';
+
+export const orderStatus = pgEnum('order_status', ORDER_STATUSES);
+export const orderEventType = pgEnum('order_event_type', ['created', 'updated', 'deleted']);
+
+// Ids and positions are bigint here and decimal strings everywhere outside server/db/.
+
+// Millisecond precision, so a timestamp read back through the API equals the one in the
+// event the trigger wrote (JavaScript dates carry milliseconds, PostgreSQL microseconds).
+const timestampMs = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    customerName: text('customer_name').notNull(),
+    productName: text('product_name').notNull(),
+    status: orderStatus('status').notNull().default('pending'),
+    // Owned by the trigger `orders_before_write`: 1 on insert, +1 on each real change.
+    version: integer('version').notNull().default(1),
+    createdAt: timestampMs('created_at').notNull().defaultNow(),
+    updatedAt: timestampMs('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    check('orders_customer_name_length', sql`char_length(${t.customerName}) between 1 and ${sql.raw(String(MAX_NAME_LENGTH))}`),
+    check('orders_product_name_length', sql`char_length(${t.productName}) between 1 and ${sql.raw(String(MAX_NAME_LENGTH))}`),
+    index('orders_status_id_idx').on(t.status, t.id),
+  ],
+);
+
+export type OrderRow = typeof orders.$inferSelect;
+
+/** Positions of the log; only the commit-time trigger takes values from it (see drizzle/*_order_events_trigger.sql). */
+export const orderEventsIdSeq = pgSequence('order_events_id_seq');
+
+export const orderEvents = pgTable(
+  'order_events',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey(),
+    type: orderEventType('type').notNull(),
+    // No foreign key: the history of a deleted order stays.
+    orderId: bigint('order_id', { mode: 'bigint' }).notNull(),
+    order: jsonb('order').$type<Order>().notNull(),
+    changes: jsonb('changes').$type<OrderChanges>(),
+    actor: text('actor').notNull(),
+    at: timestampMs('at').notNull().default(sql`clock_timestamp()`),
+  },
+  (t) => [index('order_events_order_id_id_idx').on(t.orderId, t.id)],
+);
+
+export type OrderEventRow = typeof orderEvents.$inferSelect;
+
+/** Creates made with an idempotency key: a retry with the key gets the order made the first time. */
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  key: text('key').primaryKey(),
+  orderId: bigint('order_id', { mode: 'bigint' }).notNull(),
+  // The request the key was first used with; the same key with another request is a conflict.
+  requestHash: text('request_hash').notNull(),
+  createdAt: timestampMs('created_at').notNull().defaultNow(),
+});

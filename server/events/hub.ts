@@ -1,0 +1,94 @@
+import type { OrderEvent } from '../../shared/orders.ts';
+
+/**
+ * In-process fan-out from the listener to subscriptions. Publishing appends the same event
+ * objects to each subscriber's queue and wakes it: O(subscribers) per page, no I/O, so one
+ * slow subscriber never delays another.
+ *
+ * Each queue is bounded. A subscriber that falls `capacity` events behind loses its queue and
+ * is marked `overflowed`; it then catches up from the log, which holds everything. So memory
+ * per subscriber is bounded and nothing is lost.
+ */
+export class EventHub {
+  /** Position of the newest event published; the live end for new subscribers. */
+  position: string;
+  readonly #subscribers = new Set<HubSubscriber>();
+
+  constructor(
+    startPosition: string,
+    readonly capacity = 1024,
+  ) {
+    this.position = startPosition;
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  publish(events: readonly OrderEvent[]): void {
+    const last = events[events.length - 1];
+    if (!last) return;
+    this.position = last.id;
+    for (const s of this.#subscribers) s.push(events);
+  }
+
+  subscribe(): HubSubscriber {
+    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s));
+    this.#subscribers.add(s);
+    return s;
+  }
+}
+
+export class HubSubscriber {
+  #queue: OrderEvent[] = [];
+  #overflowed = false;
+  #wake: (() => void) | undefined;
+
+  constructor(
+    private readonly capacity: number,
+    readonly close: () => void,
+  ) {}
+
+  get overflowed(): boolean {
+    return this.#overflowed;
+  }
+
+  push(events: readonly OrderEvent[]): void {
+    if (!this.#overflowed) {
+      if (this.#queue.length + events.length > this.capacity) {
+        this.#queue = [];
+        this.#overflowed = true;
+      } else {
+        for (const e of events) this.#queue.push(e);
+      }
+    }
+    this.#wake?.();
+  }
+
+  /** Everything queued so far, oldest first; the queue starts again empty. */
+  take(): OrderEvent[] {
+    const taken = this.#queue;
+    this.#queue = [];
+    return taken;
+  }
+
+  /** Drops the queue and the overflow mark: the caller is about to read the log instead. */
+  reset(): void {
+    this.#queue = [];
+    this.#overflowed = false;
+  }
+
+  /** Resolves when something is pushed, or when `signal` aborts. */
+  wait(signal: AbortSignal): Promise<void> {
+    if (this.#queue.length > 0 || this.#overflowed || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#wake = undefined;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,170 @@
+/*
+ * The change listener: one per server process, one dedicated LISTEN connection.
+ *
+ *   tRPC / REST mutation ──▶ orders row ──▶ trigger at COMMIT ──▶ order_events row
+ *   psql UPDATE ──────────────────┘                                 + NOTIFY order_events, <id>
+ *                                                                          │
+ *   ┌── this file ─────────────────────────────────────────────────────────┼───┐
+ *   │ LISTEN connection ◀──────────────────────────────────────────────────┘   │
+ *   │   wake-up (coalesced); also on every (re)connect                         │
+ *   │        ▼                                                                 │
+ *   │ read order_events after `position`, one query per page ──▶ hub.publish ──┼─▶ subscribers
+ *   └──────────────────────────────────────────────────────────────────────────┘
+ *
+ * The notification only says "look"; the log says what happened. A NOTIFY sent while the
+ * connection is down is gone, so after every (re)connect the listener reads the log from
+ * where it stopped, and nothing committed meanwhile is lost.
+ */
+import postgres from 'postgres';
+import type { OrderEvent } from '../../shared/orders.ts';
+import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
+import type { Logger } from '../logger.ts';
+import type { EventHub } from './hub.ts';
+
+export type ListenerState = 'connecting' | 'listening' | 'down' | 'stopped';
+
+export type ListenerOptions = {
+  databaseUrl: string;
+  hub: EventHub;
+  readAfter: (after: string, limit: number) => Promise<OrderEvent[]>;
+  log: Logger;
+  pageSize?: number;
+};
+
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+/** Exponential backoff with full jitter, so many nodes do not reconnect in step. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+}
+
+export class ChangeListener {
+  #state: ListenerState = 'connecting';
+  readonly #hub: EventHub;
+  readonly #readAfter: ListenerOptions['readAfter'];
+  readonly #log: Logger;
+  readonly #pageSize: number;
+  readonly #connection: postgres.Sql;
+
+  #connectionLost = true;
+  #reconnecting = false;
+  #draining = false;
+  #drainAgain = false;
+  #drainFailures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ListenerOptions) {
+    this.#hub = opts.hub;
+    this.#readAfter = opts.readAfter;
+    this.#log = opts.log.child({ component: 'listener' });
+    this.#pageSize = opts.pageSize ?? 1000;
+    // Our own connection rather than sql.listen(): that one gives up for good when the
+    // database is down at the moment it re-listens; here the retry loop is ours.
+    this.#connection = postgres(opts.databaseUrl, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connect_timeout: 3,
+      onnotice: () => {},
+      onclose: () => this.#onConnectionLost(),
+      // Not in postgres.js's types, but the documented hook sql.listen() itself is built on.
+      ...({ onnotify: () => this.#drain() } as object),
+    });
+  }
+
+  get state(): ListenerState {
+    return this.#state;
+  }
+
+  /** Position of the last event handed to the hub. */
+  get position(): string {
+    return this.#hub.position;
+  }
+
+  #stopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  /** Resolves once LISTEN is in place; the hub's position is the live end to start from. */
+  async start(): Promise<void> {
+    await this.#listen();
+  }
+
+  async stop(): Promise<void> {
+    this.#state = 'stopped';
+    clearTimeout(this.#retryTimer);
+    await this.#connection.end({ timeout: 1 });
+  }
+
+  #onConnectionLost(): void {
+    if (this.#stopped()) return;
+    this.#log.warn('LISTEN connection lost; reconnecting');
+    this.#connectionLost = true;
+    this.#state = 'down';
+    void this.#listen();
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    try {
+      for (let attempt = 0; this.#connectionLost && !this.#stopped(); attempt++) {
+        // A close during the LISTEN below sets this again, and we go round once more.
+        this.#connectionLost = false;
+        try {
+          await this.#connection.unsafe(`LISTEN "${EVENTS_CHANNEL}"`);
+          if (this.#connectionLost) continue;
+          this.#state = 'listening';
+          this.#log.info({ position: this.#hub.position }, 'listening for changes');
+          this.#drain();
+        } catch (err) {
+          this.#connectionLost = true;
+          if (!this.#stopped()) this.#state = 'down';
+          const delay = backoff(attempt);
+          this.#log.warn({ err: String(err), retryInMs: Math.round(delay) }, 'LISTEN failed');
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    } finally {
+      this.#reconnecting = false;
+    }
+  }
+
+  /**
+   * Reads everything after the hub's position and publishes it, a page per query. Wake-ups
+   * that arrive meanwhile are folded into one more pass, so a burst of 1,000 NOTIFYs costs a
+   * handful of queries, not 1,000.
+   */
+  #drain(): void {
+    if (this.#draining) {
+      this.#drainAgain = true;
+      return;
+    }
+    this.#draining = true;
+    void this.#drainLoop().finally(() => {
+      this.#draining = false;
+    });
+  }
+
+  async #drainLoop(): Promise<void> {
+    try {
+      do {
+        this.#drainAgain = false;
+        for (;;) {
+          const page = await this.#readAfter(this.#hub.position, this.#pageSize);
+          this.#hub.publish(page);
+          if (page.length < this.#pageSize) break;
+        }
+      } while (this.#drainAgain && !this.#stopped());
+      this.#drainFailures = 0;
+    } catch (err) {
+      if (this.#stopped()) return;
+      // The pool could not read; try again shortly, and again on the next (re)connect.
+      const delay = backoff(this.#drainFailures++);
+      this.#log.warn({ err: String(err), retryInMs: Math.round(delay) }, 'reading the log failed');
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.#drain(), delay);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_CREATE_MANY,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_PAGE_SIZE,
+} from './protocol.ts';
+
+/** Every status an order can have, in the order a shop moves through them. */
+export const ORDER_STATUSES = ['pending', 'confirmed', 'shipped', 'delivered', 'cancelled'] as const;
+export const orderStatusSchema = z.enum(ORDER_STATUSES);
+export type OrderStatus = z.infer<typeof orderStatusSchema>;
+
+const MAX_BIGINT = 9223372036854775807n;
+// zod runs every check even after the regex failed, so this must not throw on non-digits.
+const fitsBigint = (s: string) => !/^[0-9]+$/.test(s) || BigInt(s) <= MAX_BIGINT;
+
+/** An order id: a positive bigint written as a decimal string. */
+export const orderIdSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'must be a positive integer written as a string')
+  .refine(fitsBigint, 'is out of range');
+
+/** A position in the event log: "0" (before the first event) or a positive bigint string. */
+export const eventPositionSchema = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,18})$/, 'must be a non-negative integer written as a string')
+  .refine(fitsBigint, 'is out of range');
+
+// PostgreSQL text cannot hold NUL, so it is refused here rather than failing in the database.
+const noNul = (s: string) => !s.includes('\u0000');
+
+const nameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
+  .refine(noNul, 'must not contain NUL characters');
+
+const versionSchema = z.number().int().min(1);
+
+/** An order as every API returns it. */
+export type Order = {
+  /** bigint as a decimal string */
+  id: string;
+  customerName: string;
+  productName: string;
+  status: OrderStatus;
+  /** 1 on create, +1 on every update that changes a field */
+  version: number;
+  /** ISO 8601 */
+  createdAt: string;
+  /** ISO 8601 */
+  updatedAt: string;
+};
+
+export type OrderEventType = 'created' | 'updated' | 'deleted';
+
+/** The fields an update can change, with their value before and after. */
+export type OrderChanges = Partial<Record<keyof Order, { from: unknown; to: unknown }>>;
+
+/** One entry of the `order_events` log. */
+export type OrderEvent = {
+  /** position in the log, bigint as a decimal string; increases in commit order */
+  id: string;
+  type: OrderEventType;
+  orderId: string;
+  /** state after the change; for 'deleted', the last state */
+  order: Order;
+  /** 'updated' only: the fields that changed (version and updatedAt move with every change and are left out) */
+  changes?: OrderChanges;
+  /** who made the change: 'anonymous' (API without access control), a token's name, or 'sql:<role>' */
+  actor: string;
+  /** when the change committed, ISO 8601 */
+  at: string;
+};
+
+/** Input of `orders.create`; also each item of `orders.createMany`. */
+export const createOrderInput = z.strictObject({
+  customerName: nameSchema,
+  productName: nameSchema,
+  status: orderStatusSchema.optional(),
+  idempotencyKey: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(MAX_IDEMPOTENCY_KEY_LENGTH, `must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`)
+    .refine(noNul, 'must not contain NUL characters')
+    .optional(),
+});
+export type CreateOrderInput = z.infer<typeof createOrderInput>;
+
+export const createManyOrdersInput = z.strictObject({
+  orders: z
+    .array(createOrderInput)
+    .min(1, 'must hold at least one order')
+    .max(MAX_CREATE_MANY, `must hold at most ${MAX_CREATE_MANY} orders`),
+});
+
+export const updateOrderInput = z
+  .strictObject({
+    id: orderIdSchema,
+    customerName: nameSchema.optional(),
+    productName: nameSchema.optional(),
+    status: orderStatusSchema.optional(),
+    expectedVersion: versionSchema.optional(),
+  })
+  .refine(
+    (u) => u.customerName !== undefined || u.productName !== undefined || u.status !== undefined,
+    { message: 'give at least one of customerName, productName, status', path: ['customerName'] },
+  );
+export type UpdateOrderInput = z.infer<typeof updateOrderInput>;
+
+export const deleteOrderInput = z.strictObject({
+  id: orderIdSchema,
+  expectedVersion: versionSchema.optional(),
+});
+
+export const orderByIdInput = z.strictObject({ id: orderIdSchema });
+
+const pageLimit = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_PAGE_SIZE)
+  .default(DEFAULT_PAGE_SIZE);
+
+export const listOrdersInput = z
+  .strictObject({
+    status: orderStatusSchema.optional(),
+    limit: pageLimit,
+    /** the `nextCursor` of the previous page */
+    cursor: orderIdSchema.optional(),
+  })
+  .default({ limit: DEFAULT_PAGE_SIZE });
+
+export const listEventsInput = z
+  .strictObject({
+    after: eventPositionSchema.optional(),
+    limit: pageLimit,
+  })
+  .default({ limit: DEFAULT_PAGE_SIZE });
+
+export const onChangeInput = z
+  .strictObject({
+    /** resume after this position; absent or null: start at the live end */
+    lastEventId: eventPositionSchema.nullish(),
+    orderId: orderIdSchema.optional(),
+    status: orderStatusSchema.optional(),
+  })
+  .default({});
+export type OnChangeInput = z.infer<typeof onChangeInput>;
+
+/** What a subscriber filters on; both are matched on the server. */
+export type EventFilter = { orderId?: string; status?: OrderStatus };
+
+/** Whether an event passes a subscriber's filter (`status` is the status after the change). */
+export function matchesFilter(event: OrderEvent, filter: EventFilter): boolean {
+  if (filter.orderId !== undefined && event.orderId !== filter.orderId) return false;
+  if (filter.status !== undefined && event.order.status !== filter.status) return false;
+  return true;
+}
