@@ -18,6 +18,8 @@ export type App = {
   databaseUrl: string;
   listener: ChangeListener;
   hub: EventHub;
+  /** Cuts every WebSocket connection abruptly (tests and fault drills). */
+  dropWebSockets(): void;
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -91,6 +93,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       databaseUrl,
       listener,
       hub,
+      dropWebSockets: http.dropWebSockets,
       close: unwind,
     };
   } catch (err) {

@@ -20,6 +20,8 @@ export type HttpServer = {
   server: Server;
   /** Tells WebSocket clients to reconnect (elsewhere, or here once back), then closes them. */
   closeWebSockets(): void;
+  /** Cuts every WebSocket without a word, as a network failure would. */
+  dropWebSockets(): void;
 };
 
 /**
@@ -84,6 +86,9 @@ export function createHttpServer(config: Config, context: () => Context, health:
       wsHandler.broadcastReconnectNotification();
       for (const ws of wss.clients) ws.close(1012, 'server restarting');
       wss.close();
+    },
+    dropWebSockets() {
+      for (const ws of wss.clients) ws.terminate();
     },
   };
 }

@@ -57,8 +57,8 @@ export type Order = {
 
 export type OrderEventType = 'created' | 'updated' | 'deleted';
 
-/** The fields an update can change, with their value before and after. */
-export type OrderChanges = Partial<Record<keyof Order, { from: unknown; to: unknown }>>;
+/** The fields an update changed, with their value before and after. */
+export type OrderChanges = Partial<Record<keyof Order, { from: string | number; to: string | number }>>;
 
 /** One entry of the `order_events` log. */
 export type OrderEvent = {

@@ -56,7 +56,7 @@ export async function createOrders(tx: Transaction, inputs: CreateOrderInput[]):
     // (taken in a fixed order, so two batches sharing keys cannot deadlock).
     await tx.execute(
       sql`select pg_advisory_xact_lock(h) from (
-            select distinct hashtextextended(k, 0) as h from unnest(${keyed}::text[]) as k order by 1
+            select distinct hashtextextended(k, 0) as h from unnest(array[${sql.join(keyed.map((k) => sql`${k}`), sql`, `)}]::text[]) as k order by 1
           ) as locks`,
     );
     const rows = await tx.select().from(idempotencyKeys).where(inArray(idempotencyKeys.key, keyed));

@@ -31,6 +31,9 @@ export type ListenerOptions = {
   pageSize?: number;
 };
 
+/** How the LISTEN connection shows in pg_stat_activity. */
+export const LISTENER_APPLICATION_NAME = 'live-orders-listener';
+
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 
@@ -66,6 +69,7 @@ export class ChangeListener {
       idle_timeout: 0,
       max_lifetime: null,
       connect_timeout: 3,
+      connection: { application_name: LISTENER_APPLICATION_NAME },
       onnotice: () => {},
       onclose: () => this.#onConnectionLost(),
       // Not in postgres.js's types, but the documented hook sql.listen() itself is built on.

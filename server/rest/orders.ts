@@ -43,7 +43,13 @@ function fromRestBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(400, 'the body must be a JSON object');
   }
-  return Object.fromEntries(Object.entries(body).map(([k, v]) => [SNAKE_TO_CAMEL[k] ?? k, v]));
+  return Object.fromEntries(
+    Object.entries(body).map(([k, v]) => {
+      const snake = CAMEL_TO_SNAKE[k];
+      if (snake) throw new HttpError(400, `unknown field: ${k} (REST speaks snake_case: ${snake})`);
+      return [SNAKE_TO_CAMEL[k] ?? k, v];
+    }),
+  );
 }
 
 function sendError(res: ServerResponse, log: Logger, err: unknown): void {

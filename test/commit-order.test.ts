@@ -1,0 +1,112 @@
+import postgres from 'postgres';
+import { describe, expect, vi } from 'vitest';
+import { test } from './support/server.ts';
+
+/** Resolves `true` if the promise settles within `ms`, `false` if it is still pending then. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  const result = await Promise.race([settled, pending]);
+  clearTimeout(timer);
+  return result;
+}
+
+// Positions follow commit order: once a reader has seen N, nothing below N appears later.
+// Two connections drive the interleaving step by step.
+describe('event positions follow commit order', () => {
+  test('a transaction that writes first but commits last gets the later position', async ({ server }) => {
+    const client = server.client();
+    const { lastEventId: start } = await client.events.list.query({});
+    const early = await server.sql.reserve();
+    const late = await server.sql.reserve();
+    try {
+      await early`begin`;
+      await early`insert into orders (customer_name, product_name) values ('early', 'writes first')`;
+      await late`begin`;
+      await late`insert into orders (customer_name, product_name) values ('late', 'writes second')`;
+      await late`commit`;
+
+      // A reader that has seen the committed event...
+      const seen = await server.logAfter(start);
+      expect(seen.map((e) => e.order.customerName)).toEqual(['late']);
+
+      await early`commit`;
+      // ...still receives the early writer's event by resuming after what it saw.
+      const afterSeen = await server.logAfter(seen[0]!.id);
+      expect(afterSeen.map((e) => e.order.customerName)).toEqual(['early']);
+    } finally {
+      early.release();
+      late.release();
+    }
+  });
+
+  test('a transaction holding a position makes the next commit wait until it is visible', async ({ server }) => {
+    const client = server.client();
+    const { lastEventId: start } = await client.events.list.query({});
+    const first = await server.sql.reserve();
+    const second = await server.sql.reserve();
+    try {
+      await first`begin`;
+      await first`insert into orders (customer_name, product_name) values ('first', 'x')`;
+      // Fire the deferred trigger now instead of at commit: `first` takes its position and
+      // keeps the position lock until it ends.
+      await first`set constraints all immediate`;
+
+      await second`begin`;
+      await second`insert into orders (customer_name, product_name) values ('second', 'y')`;
+      const secondCommit = second`commit`.then(() => 'committed');
+
+      // The second commit cannot complete: a position below its own is not visible yet.
+      expect(await settlesWithin(secondCommit, 300)).toBe(false);
+      expect(await server.logAfter(start)).toEqual([]);
+
+      await first`commit`;
+      await expect(secondCommit).resolves.toBe('committed');
+      const log = await server.logAfter(start);
+      expect(log.map((e) => e.order.customerName)).toEqual(['first', 'second']);
+    } finally {
+      first.release();
+      second.release();
+    }
+  });
+
+  test('many concurrent writers: every reader sees positions as a growing prefix', async ({ server }) => {
+    const client = server.client();
+    const { lastEventId: start } = await client.events.list.query({});
+    const writers = Array.from({ length: 4 }, () => postgres(server.app.databaseUrl, { max: 1 }));
+    let done = false;
+    const writing = Promise.all(
+      writers.map(async (w, n) => {
+        for (let i = 0; i < 100; i++) {
+          await w.begin(async (tx) => {
+            await tx`insert into orders (customer_name, product_name) values (${`w${n}`}, ${`#${i}`})`;
+            if (i % 3 === 0) await tx`select pg_sleep(0.002)`; // commit a little later
+          });
+        }
+      }),
+    ).finally(() => (done = true));
+
+    // A reader polling the log must never find a position below one it has already seen.
+    let seen = start;
+    const seenIds: number[] = [];
+    while (!done) {
+      const fresh = await server.logAfter(seen);
+      for (const e of fresh) seenIds.push(Number(e.id));
+      if (fresh.length > 0) seen = fresh[fresh.length - 1]!.id;
+    }
+    await writing;
+    await vi.waitFor(async () => {
+      const rest = await server.logAfter(seen);
+      for (const e of rest) seenIds.push(Number(e.id));
+      if (rest.length > 0) seen = rest[rest.length - 1]!.id;
+      expect(seenIds).toHaveLength(400);
+    });
+    const all = (await server.logAfter(start)).map((e) => Number(e.id));
+    expect(seenIds).toEqual(all);
+    await Promise.all(writers.map((w) => w.end()));
+  });
+});
