@@ -1,0 +1,102 @@
+import { createSignal, onCleanup, Show } from 'solid-js';
+import type { Order, OrderStatus } from '../../shared/orders.ts';
+import { ActivityFeed } from './components/activity-feed.tsx';
+import { ConfirmDelete } from './components/confirm-delete.tsx';
+import { ConnectionBadge } from './components/connection-badge.tsx';
+import { CreateOrderForm } from './components/create-order-form.tsx';
+import { HistoryDialog } from './components/history-dialog.tsx';
+import { OrdersTable } from './components/orders-table.tsx';
+import type { RowActions } from './components/order-row.tsx';
+import { toUserError } from './lib/errors.ts';
+import { trpc } from './lib/trpc.ts';
+import { createConnection } from './stores/connection.ts';
+import { createFeed } from './stores/feed.ts';
+import { startLiveSync } from './stores/live-sync.ts';
+import { createOrderView } from './stores/order-view.ts';
+import { createOrdersStore } from './stores/orders.ts';
+
+export function App() {
+  const store = createOrdersStore();
+  const feed = createFeed();
+  const connection = createConnection();
+  const sync = startLiveSync(store, feed, connection);
+  const view = createOrderView(store.orders);
+
+  const [notice, setNotice] = createSignal<string | null>(null);
+  const [deleting, setDeleting] = createSignal<Order | null>(null);
+  const [historyOf, setHistoryOf] = createSignal<string | null>(null);
+  // Relative times ("2 min ago") move on without a change to the row.
+  const [now, setNow] = createSignal(Date.now());
+  const tick = setInterval(() => setNow(Date.now()), 15_000);
+  onCleanup(() => clearInterval(tick));
+
+  const actions: RowActions = {
+    async changeStatus(order, status: OrderStatus) {
+      setNotice(null);
+      try {
+        // expectedVersion: if someone changed the order since this row was drawn, the
+        // server refuses rather than overwriting their change unseen.
+        const updated = await trpc.orders.update.mutate({ id: order.id, status, expectedVersion: order.version });
+        store.upsert(updated, 'updated');
+        return true;
+      } catch (err) {
+        setNotice(`Order ${order.id} was not changed: ${toUserError(err).message}`);
+        return false;
+      }
+    },
+    askDelete: (order) => setDeleting(order),
+    showHistory: (orderId) => setHistoryOf(orderId),
+  };
+
+  const confirmDelete = async (order: Order) => {
+    try {
+      await trpc.orders.delete.mutate({ id: order.id });
+      setDeleting(null);
+      return null;
+    } catch (err) {
+      return `Order ${order.id} was not deleted: ${toUserError(err).message}`;
+    }
+  };
+
+  return (
+    <>
+      <header class="topbar">
+        <div class="topbar__inner">
+          <h1 class="brand">
+            <span class="brand__mark" aria-hidden="true">◆</span> Live orders
+          </h1>
+          <ConnectionBadge connection={connection} />
+        </div>
+      </header>
+      <main class="layout">
+        <div class="layout__main">
+          <Show when={notice()}>
+            <div class="notice" role="alert" data-testid="notice">
+              <span>{notice()}</span>
+              <button type="button" class="button button--small" onClick={() => setNotice(null)}>
+                Dismiss
+              </button>
+            </div>
+          </Show>
+          <Show when={store.loadError() ?? sync.error()}>
+            <div class="notice" role="alert">
+              <span>{store.loadError() ? `Could not load the orders: ${store.loadError()}` : sync.error()}</span>
+              <Show when={store.loadError()}>
+                <button type="button" class="button button--small" onClick={() => sync.retry()}>
+                  Retry
+                </button>
+              </Show>
+            </div>
+          </Show>
+          <CreateOrderForm onCreated={(order) => store.upsert(order, 'created')} />
+          <OrdersTable store={store} view={view} now={now()} actions={actions} />
+        </div>
+        <aside class="layout__side">
+          <ActivityFeed feed={feed} onShowHistory={(id) => setHistoryOf(id)} />
+        </aside>
+      </main>
+      <ConfirmDelete order={deleting()} onCancel={() => setDeleting(null)} onConfirm={confirmDelete} />
+      <HistoryDialog orderId={historyOf()} onClose={() => setHistoryOf(null)} />
+    </>
+  );
+}

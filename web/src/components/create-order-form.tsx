@@ -1,0 +1,124 @@
+import { createSignal, For, Show, type JSX } from 'solid-js';
+import type { Order, OrderStatus } from '../../../shared/orders.ts';
+import { ORDER_STATUSES } from '../lib/statuses.ts';
+import { MAX_NAME_LENGTH } from '../../../shared/protocol.ts';
+import { toUserError, type FieldErrors } from '../lib/errors.ts';
+import { trpc } from '../lib/trpc.ts';
+import { STATUS_LABELS } from './status-pill.tsx';
+
+/**
+ * New order. Validation is the server's: its messages are shown at the field they name, so
+ * the page never disagrees with what the API accepts.
+ */
+export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
+  const [customerName, setCustomerName] = createSignal('');
+  const [productName, setProductName] = createSignal('');
+  const [status, setStatus] = createSignal<OrderStatus>('pending');
+  const [errors, setErrors] = createSignal<FieldErrors>({});
+  const [formError, setFormError] = createSignal<string | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  const [done, setDone] = createSignal<string | null>(null);
+  let customerInput!: HTMLInputElement;
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setFormError(null);
+    setDone(null);
+    try {
+      const order = await trpc.orders.create.mutate({ customerName: customerName(), productName: productName(), status: status() });
+      setErrors({});
+      setCustomerName('');
+      setProductName('');
+      setStatus('pending');
+      setDone(`Order ${order.id} created.`);
+      props.onCreated(order);
+      customerInput.focus();
+    } catch (err) {
+      const { message, fieldErrors } = toUserError(err);
+      setErrors(fieldErrors);
+      // Field messages speak for themselves; anything else goes above the button.
+      setFormError(Object.keys(fieldErrors).length ? null : message);
+      const firstBad = (['customerName', 'productName', 'status'] as const).find((f) => fieldErrors[f]?.length);
+      if (firstBad) document.getElementById(`create-${firstBad}`)?.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fieldError = (field: string) => errors()[field]?.join(' ');
+
+  return (
+    <section class="card create" aria-labelledby="create-title">
+      <h2 id="create-title">New order</h2>
+      <form onSubmit={submit} noValidate data-testid="create-form">
+        <div class="create__fields">
+          <Field id="create-customerName" label="Customer" error={fieldError('customerName')}>
+            <input
+              ref={customerInput}
+              id="create-customerName"
+              name="customerName"
+              autocomplete="off"
+              maxLength={MAX_NAME_LENGTH + 50}
+              value={customerName()}
+              onInput={(e) => setCustomerName(e.currentTarget.value)}
+              aria-invalid={fieldError('customerName') ? 'true' : undefined}
+              aria-describedby={fieldError('customerName') ? 'create-customerName-error' : undefined}
+            />
+          </Field>
+          <Field id="create-productName" label="Product" error={fieldError('productName')}>
+            <input
+              id="create-productName"
+              name="productName"
+              autocomplete="off"
+              maxLength={MAX_NAME_LENGTH + 50}
+              value={productName()}
+              onInput={(e) => setProductName(e.currentTarget.value)}
+              aria-invalid={fieldError('productName') ? 'true' : undefined}
+              aria-describedby={fieldError('productName') ? 'create-productName-error' : undefined}
+            />
+          </Field>
+          <Field id="create-status" label="Status" error={fieldError('status')}>
+            <select
+              id="create-status"
+              name="status"
+              value={status()}
+              onChange={(e) => setStatus(e.currentTarget.value as OrderStatus)}
+              aria-invalid={fieldError('status') ? 'true' : undefined}
+              aria-describedby={fieldError('status') ? 'create-status-error' : undefined}
+            >
+              <For each={ORDER_STATUSES}>{(s) => <option value={s}>{STATUS_LABELS[s]}</option>}</For>
+            </select>
+          </Field>
+          <div class="create__actions">
+            <button type="submit" class="button button--primary" disabled={busy()}>
+              {busy() ? 'Creating…' : 'Create order'}
+            </button>
+          </div>
+        </div>
+        <Show when={formError()}>
+          <p class="form-error" role="alert" data-testid="create-error">
+            {formError()}
+          </p>
+        </Show>
+        <p class="visually-hidden" role="status">
+          {done()}
+        </p>
+      </form>
+    </section>
+  );
+}
+
+function Field(props: { id: string; label: string; error: string | undefined; children: JSX.Element }) {
+  return (
+    <div class="field" classList={{ 'field--invalid': !!props.error }}>
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      <Show when={props.error}>
+        <p class="field__error" id={`${props.id}-error`} role="alert">
+          {props.error}
+        </p>
+      </Show>
+    </div>
+  );
+}

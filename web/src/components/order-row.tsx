@@ -1,0 +1,69 @@
+import { createSignal, For } from 'solid-js';
+import type { Order, OrderStatus } from '../../../shared/orders.ts';
+import { ORDER_STATUSES } from '../lib/statuses.ts';
+import { formatDateTime, formatRelative } from '../lib/describe.ts';
+import type { RowMark } from '../stores/orders.ts';
+import { STATUS_LABELS } from './status-pill.tsx';
+
+export type RowActions = {
+  changeStatus(order: Order, status: OrderStatus): Promise<boolean>;
+  askDelete(order: Order): void;
+  showHistory(orderId: string): void;
+};
+
+/** One order; every cell reads the store directly, so a change repaints only its own cells. */
+export function OrderRow(props: { order: Order; mark: RowMark | undefined; now: number; actions: RowActions }) {
+  const [saving, setSaving] = createSignal(false);
+  const onStatus = async (select: HTMLSelectElement) => {
+    setSaving(true);
+    const ok = await props.actions.changeStatus(props.order, select.value as OrderStatus);
+    setSaving(false);
+    // A refused change leaves the store as it was, so the select must be put back by hand.
+    if (!ok) select.value = props.order.status;
+  };
+  return (
+    <tr data-testid="order-row" data-order-id={props.order.id} data-version={props.order.version} data-mark={props.mark}>
+      <th scope="row" class="num">
+        {props.order.id}
+      </th>
+      <td class="cell-text" data-label="Customer">
+        {props.order.customerName}
+      </td>
+      <td class="cell-text" data-label="Product">
+        {props.order.productName}
+      </td>
+      <td>
+        <select
+          class="status-select"
+          data-status={props.order.status}
+          aria-label={`Status of order ${props.order.id}`}
+          value={props.order.status}
+          disabled={saving() || props.mark === 'leaving'}
+          onChange={(e) => void onStatus(e.currentTarget)}
+        >
+          <For each={ORDER_STATUSES}>{(s) => <option value={s}>{STATUS_LABELS[s]}</option>}</For>
+        </select>
+      </td>
+      <td class="num">{props.order.version}</td>
+      <td class="cell-time">
+        <time datetime={props.order.updatedAt} title={formatDateTime(props.order.updatedAt)}>
+          {formatRelative(props.order.updatedAt, props.now)}
+        </time>
+      </td>
+      <td class="cell-actions">
+        <button type="button" class="button button--small" onClick={() => props.actions.showHistory(props.order.id)} aria-label={`History of order ${props.order.id}`}>
+          History
+        </button>
+        <button
+          type="button"
+          class="button button--small button--danger"
+          onClick={() => props.actions.askDelete(props.order)}
+          disabled={props.mark === 'leaving'}
+          aria-label={`Delete order ${props.order.id}`}
+        >
+          Delete
+        </button>
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,43 @@
+import type { OrderChanges, OrderEvent } from '../../../shared/orders.ts';
+
+const FIELD_LABELS: Record<string, string> = {
+  customerName: 'customer',
+  productName: 'product',
+  status: 'status',
+};
+
+/** "status: pending → shipped, customer: Ada → Grace" */
+export function describeChanges(changes: OrderChanges | undefined): string {
+  if (!changes) return '';
+  return Object.entries(changes)
+    .filter(([field]) => field in FIELD_LABELS)
+    .map(([field, change]) => `${FIELD_LABELS[field]}: ${String(change?.from)} → ${String(change?.to)}`)
+    .join(', ');
+}
+
+/** One line for the activity feed: "Order 42: pending → shipped", "Order 43 created". */
+export function describeEvent(event: OrderEvent): string {
+  const order = `Order ${event.orderId}`;
+  if (event.type === 'created') return `${order} created`;
+  if (event.type === 'deleted') return `${order} deleted`;
+  const changes = event.changes ?? {};
+  const keys = Object.keys(changes);
+  if (keys.length === 1 && changes.status) return `${order}: ${changes.status.from} → ${changes.status.to}`;
+  return keys.length ? `${order}: ${describeChanges(changes)}` : `${order} updated`;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+export const formatTime = (iso: string) => timeFormat.format(new Date(iso));
+export const formatDateTime = (iso: string) => dateTimeFormat.format(new Date(iso));
+
+/** "just now", "5 min ago", or the date when older than a day. */
+export function formatRelative(iso: string, now: number): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 10) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
+  return dateTimeFormat.format(new Date(iso));
+}
