@@ -40,16 +40,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log.info({ databaseUrl }, 'started embedded PostgreSQL (set DATABASE_URL to use another)');
   }
 
-  const cleanup: Array<() => Promise<unknown>> = [];
-  if (embedded) cleanup.push(embedded.stop);
+  // Shutdown runs these in reverse: server first, database last.
+  const cleanup: Array<[string, () => Promise<unknown>]> = [];
+  if (embedded) cleanup.push(['embedded database', embedded.stop]);
   const unwind = async () => {
-    for (const step of cleanup.reverse()) await step().catch((err) => log.warn({ err }, 'shutdown step failed'));
+    for (const [name, step] of cleanup.reverse()) {
+      const started = performance.now();
+      await step().catch((err) => log.warn({ err, step: name }, 'shutdown step failed'));
+      log.debug({ step: name, ms: Math.round(performance.now() - started) }, 'stopped');
+    }
   };
 
   try {
     await migrateDatabase(databaseUrl);
     const { sql: client, db } = createDatabase(databaseUrl);
-    cleanup.push(() => client.end({ timeout: 2 }));
+    cleanup.push(['database pool', () => client.end({ timeout: 2 })]);
 
     const hub = new EventHub(await lastEventPosition(db));
     const listener = new ChangeListener({
@@ -59,7 +64,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       readAfter: (after, limit) => readEventsAfter(db, after, limit),
     });
     await listener.start();
-    cleanup.push(() => listener.stop());
+    cleanup.push(['listener', () => listener.stop()]);
 
     const health = async () => {
       const database = await Promise.race([
@@ -76,14 +81,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       http.server.once('error', reject);
       http.server.listen(config.port, config.host, () => resolve());
     });
-    cleanup.push(
+    cleanup.push([
+      'http server',
       () =>
         new Promise<void>((resolve) => {
           http.closeWebSockets();
-          http.server.close(() => resolve());
-          http.server.closeIdleConnections();
+          // close() waits for open connections; in-flight requests finish, and each
+          // keep-alive connection is closed as soon as it falls idle, not at its timeout.
+          const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
+          http.server.close(() => {
+            clearInterval(sweep);
+            resolve();
+          });
         }),
-    );
+    ]);
 
     const { port } = http.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -27,8 +27,10 @@ async function main(): Promise<void> {
       log.error('shutdown took longer than 5 s; exiting');
       process.exit(1);
     }, 5_000);
+    const started = performance.now();
     await app.close();
     clearTimeout(deadline);
+    log.info({ ms: Math.round(performance.now() - started) }, 'stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

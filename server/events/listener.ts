@@ -19,6 +19,7 @@ import postgres from 'postgres';
 import type { OrderEvent } from '../../shared/orders.ts';
 import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
 import type { Logger } from '../logger.ts';
+import { backoffDelay, sleep } from '../retry.ts';
 import type { EventHub } from './hub.ts';
 
 export type ListenerState = 'connecting' | 'listening' | 'down' | 'stopped';
@@ -34,13 +35,6 @@ export type ListenerOptions = {
 /** How the LISTEN connection shows in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'live-orders-listener';
 
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
-
-/** Exponential backoff with full jitter, so many nodes do not reconnect in step. */
-function backoff(attempt: number): number {
-  return Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-}
 
 export class ChangeListener {
   #state: ListenerState = 'connecting';
@@ -125,9 +119,9 @@ export class ChangeListener {
         } catch (err) {
           this.#connectionLost = true;
           if (!this.#stopped()) this.#state = 'down';
-          const delay = backoff(attempt);
+          const delay = backoffDelay(attempt);
           this.#log.warn({ err: String(err), retryInMs: Math.round(delay) }, 'LISTEN failed');
-          await new Promise((r) => setTimeout(r, delay));
+          await sleep(delay);
         }
       }
     } finally {
@@ -165,7 +159,7 @@ export class ChangeListener {
     } catch (err) {
       if (this.#stopped()) return;
       // The pool could not read; try again shortly, and again on the next (re)connect.
-      const delay = backoff(this.#drainFailures++);
+      const delay = backoffDelay(this.#drainFailures++);
       this.#log.warn({ err: String(err), retryInMs: Math.round(delay) }, 'reading the log failed');
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#drain(), delay);

@@ -1,4 +1,6 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
+import { isDatabaseUnavailable } from '../db/errors.ts';
+import { backoffDelay, sleep } from '../retry.ts';
 import type { EventHub } from './hub.ts';
 import { isAfter } from './position.ts';
 
@@ -36,7 +38,8 @@ export async function* streamEvents(
       if (fromLog || subscriber.overflowed) {
         // Anything queued until now is either in the read below or older than `cursor`.
         subscriber.reset();
-        const page = await readLog(cursor, pageSize, filter);
+        const page = await readPatiently(readLog, cursor, pageSize, filter, signal);
+        if (page === undefined) break; // aborted while the database was away
         for (const event of page) {
           cursor = event.id;
           yield event;
@@ -56,5 +59,27 @@ export async function* streamEvents(
     }
   } finally {
     subscriber.close();
+  }
+}
+
+/**
+ * A log read that outlasts a database outage: the subscriber keeps its place and resumes when
+ * the database is back, instead of failing the subscription. Other errors still fail it.
+ */
+async function readPatiently(
+  readLog: ReadLog,
+  after: string,
+  limit: number,
+  filter: EventFilter,
+  signal: AbortSignal,
+): Promise<OrderEvent[] | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await readLog(after, limit, filter);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      await sleep(backoffDelay(attempt), signal);
+      if (signal.aborted) return undefined;
+    }
   }
 }
