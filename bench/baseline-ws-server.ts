@@ -1,0 +1,70 @@
+/**
+ * The fan-out baseline: a bare `ws` server on loopback that broadcasts frames shaped and
+ * sized like our tRPC events (see wire.ts) to every connected socket, with no database, no
+ * tRPC and no per-subscriber work beyond `send`. Each frame is built once and its Buffer sent
+ * to every socket, the cheapest a Node fan-out can be. The same subscriber processes measure
+ * it as measure us.
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { serveCommands } from './child.ts';
+import { now } from './clock.ts';
+import { baselineFrame } from './wire.ts';
+
+export type BroadcastArgs = {
+  count: number;
+  /** frames per second; 0 sends as fast as the sockets drain */
+  rate: number;
+  frameBytes: number;
+  firstSeq: number;
+};
+export type BroadcastResult = { sentTimes: Array<[number, number]> };
+
+// In flood mode, a burst per event-loop turn, then wait while any socket holds this much
+// unsent data: the baseline may not win by buffering without bound.
+const FLOOD_BURST = 50;
+const MAX_BUFFERED_BYTES = 4 * 2 ** 20;
+
+let wss: WebSocketServer | undefined;
+
+function sendToAll(clients: Set<WebSocket>, frame: Buffer): void {
+  for (const ws of clients) ws.send(frame);
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+serveCommands({
+  async listen(): Promise<{ url: string }> {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, backlog: 1024 });
+    await new Promise<void>((resolve) => wss!.once('listening', () => resolve()));
+    return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
+  },
+
+  async broadcast(args: BroadcastArgs): Promise<BroadcastResult> {
+    const clients = wss!.clients;
+    const sentTimes: Array<[number, number]> = [];
+    const start = now();
+    for (let i = 0; i < args.count; i++) {
+      const seq = args.firstSeq + i;
+      if (args.rate > 0) {
+        // Absolute schedule, so a late tick does not shift every later one.
+        const due = start + (i * 1000) / args.rate;
+        const wait = due - now();
+        if (wait > 0) await sleep(wait);
+      } else if (i % FLOOD_BURST === 0) {
+        await tick();
+        while ([...clients].some((ws) => ws.bufferedAmount > MAX_BUFFERED_BYTES)) await sleep(1);
+      }
+      const frame = Buffer.from(baselineFrame(seq, args.frameBytes));
+      sentTimes.push([seq, now()]);
+      sendToAll(clients, frame);
+    }
+    return { sentTimes };
+  },
+
+  async close() {
+    for (const ws of wss?.clients ?? []) ws.terminate();
+    await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
+  },
+});

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['fanout', 'writes', 'catchup', 'memory', 'startup'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Every size the run uses, in one place, so smoke and full differ only here. */
+export type Sizes = {
+  /** subscriber counts for the fan-out scenario */
+  fanoutSubscribers: number[];
+  /** changes per second of the fixed-rate phase, and how long it runs */
+  fixedRate: number;
+  fixedRateSeconds: number;
+  /** deliveries (events x subscribers) the flood phase aims at; the event count follows */
+  floodDeliveries: number;
+  floodMinEvents: number;
+  floodMaxEvents: number;
+  /** client processes the subscribers are split across */
+  subscriberProcesses: number;
+  writeProcesses: number;
+  /** calls in flight per write process */
+  writeConcurrency: number;
+  writeSeconds: number;
+  /** orders.createMany calls per write process, 1,000 orders each */
+  createManyCallsPerProcess: number;
+  catchUpEvents: number;
+  idleSubscribers: number;
+  pausedReaderEvents: number;
+  startupRuns: number;
+  /** longest a single phase may wait for its deliveries */
+  phaseDeadlineMs: number;
+};
+
+const FULL: Sizes = {
+  fanoutSubscribers: [100, 1_000, 5_000],
+  fixedRate: 50,
+  fixedRateSeconds: 10,
+  floodDeliveries: 1_500_000,
+  floodMinEvents: 300,
+  floodMaxEvents: 10_000,
+  subscriberProcesses: 2,
+  writeProcesses: 4,
+  writeConcurrency: 8,
+  writeSeconds: 8,
+  createManyCallsPerProcess: 10,
+  catchUpEvents: 100_000,
+  idleSubscribers: 1_000,
+  pausedReaderEvents: 50_000,
+  startupRuns: 3,
+  phaseDeadlineMs: 60_000,
+};
+
+const SMOKE: Sizes = {
+  fanoutSubscribers: [20],
+  fixedRate: 50,
+  fixedRateSeconds: 1,
+  floodDeliveries: 4_000,
+  floodMinEvents: 100,
+  floodMaxEvents: 200,
+  subscriberProcesses: 2,
+  writeProcesses: 4,
+  writeConcurrency: 4,
+  writeSeconds: 1,
+  createManyCallsPerProcess: 1,
+  catchUpEvents: 2_000,
+  idleSubscribers: 50,
+  pausedReaderEvents: 2_000,
+  startupRuns: 1,
+  phaseDeadlineMs: 15_000,
+};
+
+export type Options = { smoke: boolean; only: ScenarioName[]; sizes: Sizes };
+
+export function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      smoke: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  });
+  const only = values.only === undefined ? [...SCENARIOS] : values.only.split(',').map((s) => s.trim());
+  for (const name of only) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) {
+      throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+    }
+  }
+  const smoke = values.smoke ?? false;
+  return { smoke, only: only as ScenarioName[], sizes: smoke ? SMOKE : FULL };
+}

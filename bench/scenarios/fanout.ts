@@ -1,0 +1,183 @@
+/**
+ * Fan-out: S subscribers on WebSocket, changes committed at a fixed rate, then a flood.
+ * Latency runs from the writer's "COMMIT returned" to the subscriber's receipt. The baseline
+ * is a bare `ws` server sending same-sized frames to the same number of sockets, measured by
+ * the same subscriber processes at the same rate and event count.
+ */
+import postgres from 'postgres';
+import { startChild } from '../child.ts';
+import { sampleProcess, type ProcessUsage } from '../proc-stats.ts';
+import { startServer } from '../server-process.ts';
+import { currentPosition, writeAtRate, writeFlood } from '../sql-writer.ts';
+import { SubscriberGroup, type PhaseResult } from '../subscriber-group.ts';
+import type { BroadcastArgs, BroadcastResult } from '../baseline-ws-server.ts';
+import type { ScenarioContext } from './context.ts';
+
+type Measured = PhaseResult & { usage: ProcessUsage };
+type SystemResult = { rate: Measured; flood: Measured };
+
+// Until the first run tells us the real size, what a created-order event frame measures.
+const DEFAULT_FRAME_BYTES = 330;
+
+export async function runFanout(ctx: ScenarioContext): Promise<void> {
+  const { sizes } = ctx;
+  const results: Record<string, { ours: SystemResult; baseline: SystemResult }> = {};
+  for (const subscribers of sizes.fanoutSubscribers) {
+    const rateEvents = sizes.fixedRate * sizes.fixedRateSeconds;
+    const floodEvents = Math.round(
+      Math.min(sizes.floodMaxEvents, Math.max(sizes.floodMinEvents, sizes.floodDeliveries / subscribers)),
+    );
+    const processes = Math.max(sizes.subscriberProcesses, Math.ceil(subscribers / ctx.socketsPerProcess));
+
+    ctx.log(`fanout: ${subscribers} subscribers on live-orders (${rateEvents} at ${sizes.fixedRate}/s, then ${floodEvents} flooded)`);
+    const ours = await measureOurs(ctx, subscribers, processes, rateEvents, floodEvents);
+    ctx.log(`fanout: ${subscribers} subscribers on the bare ws baseline`);
+    const frameBytes = Math.round(ours.rate.frameBytes) || DEFAULT_FRAME_BYTES;
+    const baseline = await measureBaseline(ctx, subscribers, processes, rateEvents, floodEvents, frameBytes);
+    results[subscribers] = { ours, baseline };
+
+    const scenario = `fan-out ${subscribers.toLocaleString('en-US')}`;
+    const rateNote = `${sizes.fixedRate}/s`;
+    // The latency targets, where the brief sets one for this subscriber count.
+    const targets: Partial<Record<'p50' | 'p99', { target: string; pass: boolean }>> = {};
+    if (subscribers === 100) {
+      targets.p50 = { target: '<= 3 ms', pass: ours.rate.latency.p50 <= 3 };
+      targets.p99 = { target: '<= 10 ms', pass: ours.rate.latency.p99 <= 10 };
+    }
+    if (subscribers === 1000) {
+      const limit = 1.5 * baseline.rate.latency.p99 + 5;
+      targets.p99 = { target: `<= 1.5x base + 5 ms (${limit.toFixed(1)})`, pass: ours.rate.latency.p99 <= limit };
+    }
+    for (const metric of ['p50', 'p90', 'p99', 'max'] as const) {
+      ctx.rows.push({
+        scenario,
+        metric: `latency ${metric}`,
+        note: rateNote,
+        unit: 'ms',
+        ours: ours.rate.latency[metric],
+        baseline: baseline.rate.latency[metric],
+        ...(metric === 'p50' || metric === 'p99' ? targets[metric] : {}),
+      });
+    }
+    ctx.rows.push({
+      scenario,
+      metric: 'delivered',
+      note: rateNote,
+      unit: '%',
+      ours: (100 * ours.rate.deliveries) / ours.rate.expectedDeliveries,
+      baseline: (100 * baseline.rate.deliveries) / baseline.rate.expectedDeliveries,
+    });
+    ctx.rows.push({ scenario, metric: 'server CPU', note: rateNote, unit: 'cores', ours: ours.rate.usage.serverCpu, baseline: baseline.rate.usage.serverCpu });
+    ctx.rows.push({ scenario, metric: 'database CPU', note: rateNote, unit: 'cores', ours: ours.rate.usage.databaseCpu });
+    const floodNote = `flood, ${floodEvents.toLocaleString('en-US')} events`;
+    ctx.rows.push({
+      scenario,
+      metric: 'deliveries/s',
+      note: floodNote,
+      unit: '/s',
+      ours: ours.flood.deliveriesPerSecond,
+      baseline: baseline.flood.deliveriesPerSecond,
+      ...(subscribers === 1000
+        ? { target: '>= 60% of base', pass: ours.flood.deliveriesPerSecond >= 0.6 * baseline.flood.deliveriesPerSecond }
+        : {}),
+    });
+    ctx.rows.push({
+      scenario,
+      metric: 'delivered',
+      note: 'flood',
+      unit: '%',
+      ours: (100 * ours.flood.deliveries) / ours.flood.expectedDeliveries,
+      baseline: (100 * baseline.flood.deliveries) / baseline.flood.expectedDeliveries,
+    });
+    for (const metric of ['p50', 'p99'] as const) {
+      ctx.rows.push({ scenario, metric: `latency ${metric}`, note: 'flood', unit: 'ms', ours: ours.flood.latency[metric], baseline: baseline.flood.latency[metric] });
+    }
+    ctx.rows.push({ scenario, metric: 'server CPU', note: 'flood', unit: 'cores', ours: ours.flood.usage.serverCpu, baseline: baseline.flood.usage.serverCpu });
+    ctx.rows.push({ scenario, metric: 'server RSS max', note: 'flood', unit: 'MB', ours: ours.flood.usage.rssMaxMb, baseline: baseline.flood.usage.rssMaxMb });
+  }
+  ctx.details.fanout = results;
+}
+
+async function measureOurs(
+  ctx: ScenarioContext,
+  subscribers: number,
+  processes: number,
+  rateEvents: number,
+  floodEvents: number,
+): Promise<SystemResult> {
+  const databaseUrl = await ctx.database.create(`bench_fanout_${subscribers}`);
+  const server = await startServer({ DATABASE_URL: databaseUrl });
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const group = new SubscriberGroup(subscribers, processes);
+  try {
+    await group.connect({ url: server.wsUrl, lastEventId: await currentPosition(sql), protocol: 'trpc' });
+    await settle();
+
+    let sampler = sampleProcess(server.pid, ctx.database.postmasterPid);
+    let sent = await writeAtRate(sql, ctx.sizes.fixedRate, rateEvents);
+    const rate = { ...(await group.collect(rateEvents, sent, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
+    check(ctx, `fan-out ${subscribers} (rate)`, rate);
+
+    sampler = sampleProcess(server.pid, ctx.database.postmasterPid);
+    sent = await writeFlood(sql, floodEvents);
+    const flood = { ...(await group.collect(floodEvents, sent, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
+    check(ctx, `fan-out ${subscribers} (flood)`, flood);
+    return { rate, flood };
+  } finally {
+    await group.close();
+    await sql.end({ timeout: 1 });
+    await server.stop();
+  }
+}
+
+async function measureBaseline(
+  ctx: ScenarioContext,
+  subscribers: number,
+  processes: number,
+  rateEvents: number,
+  floodEvents: number,
+  frameBytes: number,
+): Promise<SystemResult> {
+  const server = startChild('./baseline-ws-server.ts');
+  const group = new SubscriberGroup(subscribers, processes);
+  try {
+    const { url } = await server.call<{ url: string }>('listen');
+    await group.connect({ url, lastEventId: null, protocol: 'raw' });
+    await settle();
+
+    const broadcast = (args: BroadcastArgs) => server.call<BroadcastResult>('broadcast', args, ctx.sizes.phaseDeadlineMs * 2);
+    let sampler = sampleProcess(server.pid, undefined);
+    let { sentTimes } = await broadcast({ count: rateEvents, rate: ctx.sizes.fixedRate, frameBytes, firstSeq: 1 });
+    const rate = { ...(await group.collect(rateEvents, sentTimes, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
+    check(ctx, `baseline ${subscribers} (rate)`, rate);
+
+    sampler = sampleProcess(server.pid, undefined);
+    ({ sentTimes } = await broadcast({ count: floodEvents, rate: 0, frameBytes, firstSeq: rateEvents + 1 }));
+    const flood = { ...(await group.collect(floodEvents, sentTimes, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
+    check(ctx, `baseline ${subscribers} (flood)`, flood);
+    return { rate, flood };
+  } finally {
+    await group.close();
+    await server.call('close').catch(() => {});
+    await server.stop();
+  }
+}
+
+/** Lets connection set-up garbage settle before the clock starts. */
+function settle(ms = 1_000): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Lost, reordered or foreign deliveries are findings, not harness failures: say so loudly. */
+function check(ctx: ScenarioContext, what: string, phase: PhaseResult): void {
+  if (phase.deliveries < phase.expectedDeliveries) {
+    ctx.log(`  ${what}: only ${phase.deliveries} of ${phase.expectedDeliveries} deliveries before the deadline`);
+  }
+  if (phase.outOfOrder > 0) ctx.log(`  ${what}: ${phase.outOfOrder} deliveries out of order or repeated`);
+  if (phase.unmatched > 0) ctx.log(`  ${what}: ${phase.unmatched} deliveries of orders this phase did not write`);
+  for (const e of phase.errors) ctx.log(`  ${what}: ${e}`);
+  ctx.log(
+    `  ${what}: p50 ${phase.latency.p50.toFixed(2)} ms, p99 ${phase.latency.p99.toFixed(2)} ms, ` +
+      `${Math.round(phase.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s`,
+  );
+}

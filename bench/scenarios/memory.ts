@@ -1,0 +1,103 @@
+/**
+ * Memory: what an idle subscribed connection costs the server, and what a subscriber that
+ * stops reading makes it hold while events go by.
+ */
+import postgres from 'postgres';
+import { rssBytes, sampleProcess } from '../proc-stats.ts';
+import { startServer } from '../server-process.ts';
+import { currentPosition } from '../sql-writer.ts';
+import { SubscriberGroup } from '../subscriber-group.ts';
+import type { ScenarioContext } from './context.ts';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Median of 10 samples over a second: one sample can land mid-GC. */
+async function steadyRss(pid: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    samples.push(rssBytes(pid));
+    await sleep(100);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[5]!;
+}
+
+export async function runMemory(ctx: ScenarioContext): Promise<void> {
+  const databaseUrl = await ctx.database.create('bench_memory');
+  const server = await startServer({ DATABASE_URL: databaseUrl });
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await idleConnections(ctx, server.pid, server.wsUrl);
+    await pausedReader(ctx, server.pid, server.wsUrl, sql);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await server.stop();
+  }
+}
+
+async function idleConnections(ctx: ScenarioContext, pid: number, url: string): Promise<void> {
+  const n = ctx.sizes.idleSubscribers;
+  ctx.log(`memory: ${n} idle subscribers`);
+  await sleep(2_000);
+  const before = await steadyRss(pid);
+  const group = new SubscriberGroup(n, Math.max(ctx.sizes.subscriberProcesses, Math.ceil(n / ctx.socketsPerProcess)));
+  try {
+    await group.connect({ url, lastEventId: null, protocol: 'trpc' });
+    await sleep(2_000);
+    const after = await steadyRss(pid);
+    const perConnectionKb = (after - before) / n / 1024;
+    ctx.details.idleMemory = { subscribers: n, rssBeforeMb: before / 2 ** 20, rssAfterMb: after / 2 ** 20, perConnectionKb };
+    ctx.log(`memory: ${perConnectionKb.toFixed(1)} KB per idle subscriber`);
+    ctx.rows.push({
+      scenario: `memory, ${n.toLocaleString('en-US')} idle`,
+      metric: 'server RSS per idle subscriber',
+      unit: 'KB',
+      ours: perConnectionKb,
+      target: '<= 20 KB',
+      pass: perConnectionKb <= 20,
+    });
+  } finally {
+    await group.close();
+  }
+}
+
+async function pausedReader(ctx: ScenarioContext, pid: number, url: string, sql: postgres.Sql): Promise<void> {
+  const events = ctx.sizes.pausedReaderEvents;
+  ctx.log(`memory: a subscriber that stops reading while ${events.toLocaleString('en-US')} events go by`);
+  await sleep(1_000);
+  const group = new SubscriberGroup(1, 1);
+  try {
+    await group.connect({ url, lastEventId: await currentPosition(sql), protocol: 'trpc' });
+    await group.pause();
+    const sampler = sampleProcess(pid, ctx.database.postmasterPid);
+    // Commits of 1,000 rows: the events go by in a few seconds, well inside the 30 s after
+    // which the server's keep-alive would ping the silent client (and drop it 5 s later).
+    for (let done = 0; done < events; done += 1_000) {
+      const n = Math.min(1_000, events - done);
+      await sql`insert into orders (customer_name, product_name) select 'Bench', 'Unread ' || g from generate_series(1, ${n}::int) g`;
+    }
+    await sleep(3_000);
+    const usage = sampler.stop();
+    const { openSockets } = await group.status();
+    // Then it reads again: does it get everything, in order?
+    await group.resume();
+    const after = await group.collect(events, null, ctx.sizes.phaseDeadlineMs);
+    const growthMb = usage.rssMaxMb - usage.rssStartMb;
+    ctx.details.pausedReader = { events, usage, rssSamples: sampler.samples, stillOpen: openSockets === 1, afterResume: after };
+    ctx.log(
+      `memory: paused reader: RSS +${growthMb.toFixed(1)} MB, socket ${openSockets === 1 ? 'still open' : 'closed by server'}, ` +
+        `${after.deliveries} of ${events} delivered after resuming`,
+    );
+    const scenario = `memory, paused reader`;
+    ctx.rows.push({
+      scenario,
+      metric: `server RSS growth, ${events.toLocaleString('en-US')} events unread`,
+      unit: 'MB',
+      ours: growthMb,
+      note: openSockets === 1 ? 'socket kept open' : 'socket closed by server',
+    });
+    ctx.rows.push({ scenario, metric: 'delivered after resuming', unit: '%', ours: (100 * after.deliveries) / events });
+  } finally {
+    await group.close();
+  }
+}

@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A free TCP port on loopback, chosen by the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export type ServerProcess = {
+  pid: number;
+  url: string;
+  wsUrl: string;
+  /** ms from spawn to the first `/healthz` 200 */
+  readyMs: number;
+  stop(): Promise<void>;
+};
+
+export type ServerEnv = { DATABASE_URL?: string; DATA_DIR?: string };
+
+/**
+ * Spawns `node --import tsx server/main.ts`: the same code `npm start` runs, minus the page
+ * build. Node itself is the child (not npx or the tsx CLI), so its pid is the server's, and
+ * /proc/<pid> measures the server alone.
+ */
+export async function startServer(env: ServerEnv, deadlineMs = 60_000): Promise<ServerProcess> {
+  const port = await freePort();
+  const spawned = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join('server', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 50) output.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const unregister = onCleanup(`server ${child.pid}`, () => stopChild(child, exited));
+
+  const url = `http://127.0.0.1:${port}`;
+  let readyMs: number | undefined;
+  while (readyMs === undefined) {
+    if (child.exitCode !== null) {
+      unregister();
+      throw new Error(`server exited with ${child.exitCode} before it was healthy:\n${output.join('')}`);
+    }
+    if (performance.now() - spawned > deadlineMs) {
+      await stopChild(child, exited);
+      unregister();
+      throw new Error(`server not healthy within ${deadlineMs} ms:\n${output.join('')}`);
+    }
+    const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) })
+      .then((r) => r.status === 200)
+      .catch(() => false);
+    if (ok) readyMs = performance.now() - spawned;
+    else await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    pid: child.pid!,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/trpc`,
+    readyMs,
+    async stop() {
+      await stopChild(child, exited);
+      unregister();
+    },
+  };
+}
+
+/** SIGTERM (the server's graceful shutdown, which stops an embedded database too), then SIGKILL. */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs = 8_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
