@@ -59,6 +59,15 @@ export function OrdersTable(props: { store: OrdersStore; view: OrderView; now: n
       <div class="table-scroll" role="region" aria-labelledby="orders-title" tabindex="0">
         <table class="table" data-testid="orders-table">
           <caption class="visually-hidden">Orders, live. Column headers sort the table.</caption>
+          <colgroup>
+            <col class="col-id" />
+            <col />
+            <col />
+            <col class="col-status" />
+            <col class="col-version" />
+            <col class="col-updated" />
+            <col class="col-actions" />
+          </colgroup>
           <thead>
             <tr>
               <For each={COLUMNS}>

@@ -6,8 +6,12 @@ import { idSortKey } from '../lib/positions.ts';
 export type SortColumn = 'id' | 'customerName' | 'productName' | 'status' | 'version' | 'updatedAt';
 export type SortDirection = 'ascending' | 'descending';
 
-/** Rows rendered at first and added per "show more": thousands of live rows would not stay smooth. */
-export const PAGE_ROWS = 200;
+/**
+ * Rows rendered at first and added per "show more". Measured with 5,000 orders in headless
+ * Chromium on a 2-core box: a re-sort that redraws 200 rows took ~200 ms (script, style and
+ * layout about evenly); 100 rows keeps it near 100 ms.
+ */
+export const PAGE_ROWS = 100;
 
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
 const statusRank = Object.fromEntries(ORDER_STATUSES.map((s, i) => [s, i])) as Record<OrderStatus, number>;
@@ -89,7 +93,7 @@ export function createOrderView(orders: Record<string, Order>) {
     },
     filtered,
     visible,
-    total: () => Object.keys(orders).length,
+    total: createMemo(() => Object.keys(orders).length),
     showMore: () => setLimit((n) => n + PAGE_ROWS),
   };
 }
