@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/db/embedded.ts';
+import { migrateDatabase } from '../../server/db/migrate.ts';
+import { createLogger } from '../../server/logger.ts';
+import { sleep } from '../../server/retry.ts';
+
+const log = createLogger('silent');
+const PG_FLAGS = ['-c', 'max_connections=200'];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** One server process; it keeps its port across restarts so clients can find it again. */
+export class Node {
+  #child: ChildProcess | undefined;
+  #output: string[] = [];
+
+  constructor(
+    readonly index: number,
+    readonly port: number,
+    private readonly databaseUrl: string,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Starts the process and waits until /healthz says it is ready (retrying while the database is down). */
+  async start(deadlineMs = 60_000): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while (Date.now() < until) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+        env: { ...process.env, DATABASE_URL: this.databaseUrl, PORT: String(this.port), LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.#child = child;
+      const keep = (chunk: Buffer) => {
+        this.#output.push(String(chunk));
+        if (this.#output.length > 50) this.#output.shift();
+      };
+      child.stdout!.on('data', keep);
+      child.stderr!.on('data', keep);
+      const exited = once(child, 'exit').then(() => 'exited' as const);
+      while (Date.now() < until) {
+        const state = await Promise.race([exited, this.#healthy().then((ok) => (ok ? ('ready' as const) : undefined))]);
+        if (state === 'ready') return;
+        if (state === 'exited') break; // e.g. started while the database was down: try again
+        await sleep(100);
+      }
+      await sleep(250);
+    }
+    throw new Error(`node ${this.index} did not become ready:\n${this.#output.join('')}`);
+  }
+
+  async #healthy(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1_000) });
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGKILL: no shutdown at all, as a crash or an OOM kill would do. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.running) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM, and the exit code the graceful shutdown ended with. */
+  async stop(): Promise<number | null> {
+    const child = this.#child;
+    if (!child || !this.running) return child?.exitCode ?? null;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    return code as number | null;
+  }
+}
+
+/** A database and several server nodes sharing it. */
+export class Cluster {
+  private constructor(
+    private readonly dir: string,
+    private database: EmbeddedDatabase,
+    readonly nodes: Node[],
+  ) {}
+
+  static async start(nodeCount: number): Promise<Cluster> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'live-orders-chaos-'));
+    await chmod(dir, 0o755);
+    const database = await startEmbeddedPostgres(dir, log, PG_FLAGS);
+    await migrateDatabase(database.url);
+    const ports = await Promise.all(Array.from({ length: nodeCount }, freePort));
+    const nodes = ports.map((port, i) => new Node(i, port, database.url));
+    const cluster = new Cluster(dir, database, nodes);
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    return cluster;
+  }
+
+  get databaseUrl(): string {
+    return this.database.url;
+  }
+
+  #databaseUp = true;
+  get databaseUp(): boolean {
+    return this.#databaseUp;
+  }
+
+  async stopDatabase(): Promise<void> {
+    this.#databaseUp = false;
+    await this.database.stop();
+  }
+
+  async startDatabase(): Promise<void> {
+    this.database = await startEmbeddedPostgres(this.dir, log, PG_FLAGS, this.database.port);
+    this.#databaseUp = true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    await this.database.stop().catch(() => {});
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,77 @@
+import postgres from 'postgres';
+import { LISTENER_APPLICATION_NAME } from '../../server/events/listener.ts';
+import { sleep } from '../../server/retry.ts';
+import type { Cluster } from './cluster.ts';
+import type { Random } from './random.ts';
+import { dropRandomSocket, type ChaosSubscriber } from './subscribers.ts';
+
+export const FAULT_KINDS = ['subscriber-drop', 'subscriber-resume', 'node-kill', 'listener-kill', 'database-restart'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export type FaultCounts = Partial<Record<FaultKind, number>>;
+
+/**
+ * Injects one fault at a time, every `everyMs` or so, cycling through the kinds in a
+ * shuffled order so that every kind happens in any run long enough for one cycle.
+ */
+export async function injectFaults(opts: {
+  cluster: Cluster;
+  subscribers: ChaosSubscriber[];
+  random: Random;
+  everyMs: number;
+  kinds: readonly FaultKind[];
+  signal: AbortSignal;
+}): Promise<FaultCounts> {
+  const { cluster, subscribers, random, signal } = opts;
+  const counts = Object.fromEntries(opts.kinds.map((k) => [k, 0])) as FaultCounts;
+  let cycle: FaultKind[] = [];
+
+  while (!signal.aborted) {
+    await sleep(opts.everyMs / 2 + random.int(opts.everyMs), signal);
+    if (signal.aborted) break;
+    if (opts.kinds.length === 0) continue;
+    if (cycle.length === 0) cycle = [...opts.kinds].sort(() => random.next() - 0.5);
+    const kind = cycle.pop()!;
+    if (await inject(kind)) counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+
+  async function inject(kind: FaultKind): Promise<boolean> {
+    switch (kind) {
+      case 'subscriber-drop':
+        return dropRandomSocket(random);
+      case 'subscriber-resume': {
+        const resumable = subscribers.filter((s) => s.kind === 'resume');
+        if (resumable.length === 0) return false;
+        await random.pick(resumable).resume();
+        return true;
+      }
+      case 'node-kill': {
+        const node = random.pick(cluster.nodes);
+        await node.kill();
+        await sleep(200 + random.int(800));
+        await node.start();
+        return true;
+      }
+      case 'listener-kill': {
+        const sql = postgres(cluster.databaseUrl, { max: 1, connect_timeout: 2, onnotice: () => {} });
+        try {
+          // Materialized: the filter runs before pg_terminate_backend is called on any row.
+          const killed = await sql`
+            with listeners as materialized (
+              select pid from pg_stat_activity where application_name = ${LISTENER_APPLICATION_NAME}
+            )
+            select pid from listeners
+            where pid = (select pid from listeners order by random() limit 1) and pg_terminate_backend(pid)`;
+          return killed.length > 0;
+        } finally {
+          await sql.end({ timeout: 1 });
+        }
+      }
+      case 'database-restart':
+        await cluster.stopDatabase();
+        await sleep(300 + random.int(1_200));
+        await cluster.startDatabase();
+        return true;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * npm run chaos -- --seconds 120 [--nodes 3] [--seed 42] [--fault-every-ms 1500] [--faults node-kill,database-restart]
+ *
+ * Runs the delivery guarantees through a storm (see run.ts) and prints one line per check;
+ * exits 1 on any violation. A failing run can be repeated with the seed it printed.
+ */
+import { parseArgs } from 'node:util';
+import { FAULT_KINDS, type FaultKind } from './faults.ts';
+import { runChaos } from './run.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '30' },
+    nodes: { type: 'string', default: '3' },
+    seed: { type: 'string' },
+    'fault-every-ms': { type: 'string', default: '1500' },
+    faults: { type: 'string', default: FAULT_KINDS.join(',') },
+  },
+});
+const seconds = Number(values.seconds);
+const nodes = Number(values.nodes);
+const faultEveryMs = Number(values['fault-every-ms']);
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+if (![seconds, nodes, faultEveryMs, seed].every((n) => Number.isInteger(n) && n >= 0) || nodes < 1 || seconds < 1) {
+  console.error('--seconds, --nodes, --fault-every-ms and --seed take whole numbers (seconds and nodes at least 1)');
+  process.exit(2);
+}
+
+const faults = values.faults.split(',').filter(Boolean) as FaultKind[];
+const unknown = faults.filter((f) => !FAULT_KINDS.includes(f));
+if (unknown.length > 0) {
+  console.error(`unknown fault kind(s): ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
+  process.exit(2);
+}
+
+const result = await runChaos({ seconds, nodes, seed, faultEveryMs, faults, quietDeadlineMs: 60_000, print: (l) => console.log(l) });
+process.exit(result.ok ? 0 : 1);

@@ -1,0 +1,100 @@
+import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import WebSocket from 'ws';
+import type { AppRouter } from '../../server/routers/app.ts';
+import type { EventFilter } from '../../shared/orders.ts';
+import type { Random } from './random.ts';
+
+/** Every socket the subscribers open, so faults can cut one as a network failure would. */
+const sockets = new Set<WebSocket>();
+class TrackedWebSocket extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    sockets.add(this);
+    this.once('close', () => sockets.delete(this));
+  }
+}
+
+/** Cuts one random subscriber socket without a closing handshake; false if none is open. */
+export function dropRandomSocket(random: Random): boolean {
+  const open = [...sockets].filter((s) => s.readyState === WebSocket.OPEN);
+  if (open.length === 0) return false;
+  random.pick(open).terminate();
+  return true;
+}
+
+export type SubscriberKind =
+  /** relies on the tRPC client's own reconnect-and-resume, moving to another node each time */
+  | 'auto'
+  /** now and then closes its client and subscribes anew from the id it saved */
+  | 'resume';
+
+/**
+ * One subscriber of orders.onChange, recording the positions it receives. Errors and early
+ * completions are recorded too: either one is a broken promise.
+ */
+export class ChaosSubscriber {
+  readonly ids: string[] = [];
+  readonly problems: string[] = [];
+  #client: ReturnType<typeof createWSClient> | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #connects = 0;
+
+  constructor(
+    readonly name: string,
+    readonly kind: SubscriberKind,
+    readonly filter: EventFilter,
+    readonly startAfter: string,
+    private readonly nodeUrls: string[],
+    private readonly firstNode: number,
+  ) {}
+
+  get lastId(): string {
+    return this.ids.at(-1) ?? this.startAfter;
+  }
+
+  start(): void {
+    const offset = this.firstNode + this.#connects++;
+    let attempt = 0;
+    const wsClient = createWSClient({
+      // Each (re)connect goes to the next node: resuming must work on any of them.
+      url: () => `${this.nodeUrls[(offset + attempt++) % this.nodeUrls.length]!.replace('http', 'ws')}/trpc`,
+      WebSocket: TrackedWebSocket as unknown as typeof globalThis.WebSocket,
+      retryDelayMs: (n) => Math.min(1_000, 50 * 2 ** n),
+    });
+    this.#client = wsClient;
+    const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
+    const sub = trpc.orders.onChange.subscribe(
+      { lastEventId: this.lastId, ...this.filter },
+      {
+        onData: ({ id }) => this.ids.push(id),
+        onError: (err) => {
+          this.problems.push(`error: ${err.message}`);
+          this.#restart();
+        },
+        onComplete: () => {
+          if (this.#unsubscribe) this.problems.push('the server ended the subscription');
+        },
+      },
+    );
+    this.#unsubscribe = () => sub.unsubscribe();
+  }
+
+  /** Closes the client; a later start() resumes from the last saved id. */
+  async stop(): Promise<void> {
+    const unsubscribe = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    unsubscribe?.();
+    await this.#client?.close();
+    this.#client = undefined;
+  }
+
+  /** The 'resume' fault: go away, come back on another node with the saved id. */
+  async resume(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
+  #restart(): void {
+    void this.resume();
+  }
+}
