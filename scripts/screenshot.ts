@@ -53,7 +53,7 @@ try {
       if (i % 4 === 3) await client.orders.delete.mutate({ id: order.id });
       else await client.orders.update.mutate({ id: order.id, status: pick(statuses, i + 2) });
     }
-    const fresh = await client.orders.create.mutate({ customerName: 'Grace Hopper', productName: 'Compiler handbook', status: 'confirmed' });
+    const fresh = await client.orders.create.mutate({ customerName: file.includes('phone') ? 'Katherine Johnson' : 'Grace Hopper', productName: file.includes('phone') ? 'Slide rule' : 'Compiler handbook', status: 'confirmed' });
     await page.locator(`[data-order-id="${fresh.id}"]`).waitFor();
     await page.locator('tr[data-mark]').first().waitFor({ state: 'detached' });
     await mkdir('docs', { recursive: true });

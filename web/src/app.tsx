@@ -1,4 +1,4 @@
-import { createSignal, onCleanup, Show } from 'solid-js';
+import { createSignal, Show } from 'solid-js';
 import type { Order, OrderStatus } from '../../shared/orders.ts';
 import { ActivityFeed } from './components/activity-feed.tsx';
 import { ConfirmDelete } from './components/confirm-delete.tsx';
@@ -25,10 +25,6 @@ export function App() {
   const [notice, setNotice] = createSignal<string | null>(null);
   const [deleting, setDeleting] = createSignal<Order | null>(null);
   const [historyOf, setHistoryOf] = createSignal<string | null>(null);
-  // Relative times ("2 min ago") move on without a change to the row.
-  const [now, setNow] = createSignal(Date.now());
-  const tick = setInterval(() => setNow(Date.now()), 15_000);
-  onCleanup(() => clearInterval(tick));
 
   const actions: RowActions = {
     async changeStatus(order, status: OrderStatus) {
@@ -62,9 +58,12 @@ export function App() {
     <>
       <header class="topbar">
         <div class="topbar__inner">
-          <h1 class="brand">
-            <span class="brand__mark" aria-hidden="true">◆</span> Live orders
-          </h1>
+          <div>
+            <h1 class="brand">
+              <span class="brand__mark" aria-hidden="true">◆</span> Live orders
+            </h1>
+            <p class="tagline">Every change appears here the moment it is saved, from this page, the API or SQL.</p>
+          </div>
           <ConnectionBadge connection={connection} />
         </div>
       </header>
@@ -89,7 +88,7 @@ export function App() {
             </div>
           </Show>
           <CreateOrderForm onCreated={(order) => store.upsert(order, 'created')} />
-          <OrdersTable store={store} view={view} now={now()} actions={actions} />
+          <OrdersTable store={store} view={view} actions={actions} />
         </div>
         <aside class="layout__side">
           <ActivityFeed feed={feed} onShowHistory={(id) => setHistoryOf(id)} />

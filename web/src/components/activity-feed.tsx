@@ -15,12 +15,14 @@ export function ActivityFeed(props: { feed: Feed; onShowHistory: (orderId: strin
           {(entry) => (
             <li class="feed__item" data-type={entry.type}>
               <span class="feed__marker" aria-hidden="true" />
+              <div class="feed__body">
               <button type="button" class="link" onClick={() => props.onShowHistory(entry.orderId)} aria-label={`${entry.text}, show history`}>
                 {entry.text}
               </button>
               <time class="feed__time" datetime={entry.at}>
                 {formatTime(entry.at)}
               </time>
+              </div>
             </li>
           )}
         </For>

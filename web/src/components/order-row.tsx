@@ -1,6 +1,6 @@
 import { createSignal } from 'solid-js';
 import type { Order, OrderStatus } from '../../../shared/orders.ts';
-import { formatDateTime, formatRelative } from '../lib/describe.ts';
+import { formatDateTime, formatWhen } from '../lib/describe.ts';
 import type { RowMark } from '../stores/orders.ts';
 
 // Static markup, cloned from a template per row: with hundreds of rows on screen, building
@@ -22,7 +22,7 @@ export type RowActions = {
 };
 
 /** One order; every cell reads the store directly, so a change repaints only its own cells. */
-export function OrderRow(props: { order: Order; mark: RowMark | undefined; now: number; actions: RowActions }) {
+export function OrderRow(props: { order: Order; mark: RowMark | undefined; actions: RowActions }) {
   const [saving, setSaving] = createSignal(false);
   const onStatus = async (select: HTMLSelectElement) => {
     setSaving(true);
@@ -33,16 +33,16 @@ export function OrderRow(props: { order: Order; mark: RowMark | undefined; now: 
   };
   return (
     <tr data-testid="order-row" data-order-id={props.order.id} data-version={props.order.version} data-mark={props.mark}>
-      <th scope="row" class="num">
+      <th scope="row" class="num cell-id">
         {props.order.id}
       </th>
-      <td class="cell-text" data-label="Customer">
+      <td class="cell-text cell-customer">
         {props.order.customerName}
       </td>
-      <td class="cell-text" data-label="Product">
+      <td class="cell-text cell-product">
         {props.order.productName}
       </td>
-      <td>
+      <td class="cell-status">
         <select
           class="status-select"
           data-status={props.order.status}
@@ -54,10 +54,13 @@ export function OrderRow(props: { order: Order; mark: RowMark | undefined; now: 
           <STATUS_OPTIONS />
         </select>
       </td>
-      <td class="num">{props.order.version}</td>
+      <td class="num cell-version">
+        <span class="phone-only">v</span>
+        {props.order.version}
+      </td>
       <td class="cell-time">
         <time datetime={props.order.updatedAt} title={formatDateTime(props.order.updatedAt)}>
-          {formatRelative(props.order.updatedAt, props.now)}
+          {formatWhen(props.order.updatedAt)}
         </time>
       </td>
       <td class="cell-actions">
