@@ -20,6 +20,8 @@ export type App = {
   hub: EventHub;
   /** Cuts every WebSocket connection abruptly (tests and fault drills). */
   dropWebSockets(): void;
+  /** Bytes queued in memory for each open WebSocket. */
+  webSocketBufferedBytes(): number[];
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -105,6 +107,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       listener,
       hub,
       dropWebSockets: http.dropWebSockets,
+      webSocketBufferedBytes: http.webSocketBufferedBytes,
       close: unwind,
     };
   } catch (err) {

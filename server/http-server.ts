@@ -22,6 +22,8 @@ export type HttpServer = {
   closeWebSockets(): void;
   /** Cuts every WebSocket without a word, as a network failure would. */
   dropWebSockets(): void;
+  /** Bytes queued in memory for each open WebSocket (what a slow client costs us). */
+  webSocketBufferedBytes(): number[];
 };
 
 /**
@@ -89,6 +91,9 @@ export function createHttpServer(config: Config, context: () => Context, health:
     },
     dropWebSockets() {
       for (const ws of wss.clients) ws.terminate();
+    },
+    webSocketBufferedBytes() {
+      return [...wss.clients].map((ws) => ws.bufferedAmount);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { tracked } from '@trpc/server';
+import { TRPCError, tracked } from '@trpc/server';
 import {
   createManyOrdersInput,
   createOrderInput,
@@ -12,7 +12,7 @@ import { MAX_PAGE_SIZE } from '../../shared/protocol.ts';
 import { orderHistory, readEventsAfter } from '../db/events.ts';
 import { createOrders, deleteOrder, getOrder, listOrders, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
-import { TRPCError } from '@trpc/server';
+import { waitForRoom } from '../trpc/backpressure.ts';
 import { publicProcedure, router } from '../trpc/init.ts';
 
 export const ordersRouter = router({
@@ -50,11 +50,11 @@ export const ordersRouter = router({
   onChange: publicProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
     const { lastEventId, ...filter } = input;
     const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
-    const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, {
-      after: lastEventId ?? null,
-      filter,
-      signal: signal ?? new AbortController().signal,
-    });
-    for await (const event of events) yield tracked(event.id, event);
+    const abort = signal ?? new AbortController().signal;
+    const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort });
+    for await (const event of events) {
+      await waitForRoom(ctx.socket, abort);
+      yield tracked(event.id, event);
+    }
   }),
 });

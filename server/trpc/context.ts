@@ -9,11 +9,22 @@ export type Services = {
   log: Logger;
 };
 
+/** The slice of a WebSocket a subscription needs to respect backpressure. */
+export type Outbound = { readonly bufferedAmount: number; readonly readyState: number };
+
 export type Context = Services & {
   /** Recorded on every event this request causes. */
   actor: string;
+  /** The WebSocket the request came on; absent over HTTP. */
+  socket?: Outbound;
 };
 
-export function createContextFactory(services: Services): () => Context {
-  return () => ({ ...services, actor: 'anonymous' });
+export function createContextFactory(services: Services): (opts?: { res?: unknown }) => Context {
+  return (opts) => {
+    const ctx: Context = { ...services, actor: 'anonymous' };
+    // The ws adapter passes the WebSocket as `res`; the HTTP one passes a ServerResponse.
+    const res = opts?.res as Partial<Outbound> | undefined;
+    if (res && typeof res.bufferedAmount === 'number') ctx.socket = res as Outbound;
+    return ctx;
+  };
 }

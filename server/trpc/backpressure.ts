@@ -1,0 +1,22 @@
+import { sleep } from '../retry.ts';
+import type { Outbound } from './context.ts';
+
+/**
+ * Bytes a subscription may leave queued on its socket before it waits. The tRPC adapter
+ * sends whatever the generator yields at once, so without this a client that stops reading
+ * would have every event buffered in server memory. Waiting here instead stops the pull
+ * from the hub; the hub then drops the subscriber's queue (bounded) and it resumes from the
+ * log when the client reads again.
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+const OPEN = 1;
+
+/** Resolves once the socket has drained below the limit, closed, or `signal` aborted. */
+export async function waitForRoom(socket: Outbound | undefined, signal: AbortSignal): Promise<void> {
+  if (!socket) return;
+  for (let wait = 5; socket.bufferedAmount > MAX_BUFFERED_BYTES && socket.readyState === OPEN && !signal.aborted; ) {
+    await sleep(wait, signal);
+    wait = Math.min(wait * 2, 200);
+  }
+}

@@ -1,0 +1,55 @@
+import type { Socket } from 'node:net';
+import { once } from 'node:events';
+import { describe, expect } from 'vitest';
+import WebSocket from 'ws';
+import { MAX_BUFFERED_BYTES } from '../server/trpc/backpressure.ts';
+import { test } from './support/server.ts';
+
+const EVENTS = 40_000;
+
+describe('a subscriber that stops reading', () => {
+  test('costs the server a bounded buffer, and still gets every event when it reads again', async ({ server }) => {
+    const client = server.client();
+    const { lastEventId: from } = await client.events.list.query({});
+
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/trpc`);
+    const ids: string[] = [];
+    socket.on('message', (raw) => {
+      const message = JSON.parse(String(raw));
+      if (message.result?.type === 'data') ids.push(message.result.id);
+    });
+    await once(socket, 'open');
+    socket.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'orders.onChange', input: { lastEventId: from } } }));
+    await client.orders.create.mutate({ customerName: 'first', productName: 'read normally' });
+    await expect.poll(() => ids.length, { timeout: 10_000 }).toBe(1);
+
+    // Stop reading: the kernel buffers fill, then the server's.
+    const tcp = (socket as unknown as { _socket: Socket })._socket;
+    tcp.pause();
+    let largest = 0;
+    const sampler = setInterval(() => {
+      for (const bytes of server.app.webSocketBufferedBytes()) largest = Math.max(largest, bytes);
+    }, 10);
+    for (let made = 1; made < EVENTS; made += 1000) {
+      await client.orders.createMany.mutate({
+        orders: Array.from({ length: Math.min(1000, EVENTS - made) }, (_, i) => ({ customerName: `c${made + i}`, productName: 'p' })),
+      });
+    }
+    // Wait until the listener has published everything: the stalled subscriber is then as far behind as it gets.
+    const [{ last }] = await server.sql<[{ last: string }]>`select max(id)::text as last from order_events`;
+    await expect.poll(() => server.app.hub.position, { timeout: 30_000 }).toBe(last);
+    await expect.poll(() => largest, { timeout: 10_000 }).toBeGreaterThan(MAX_BUFFERED_BYTES / 2);
+    clearInterval(sampler);
+
+    // ~40,000 events of ~350 bytes would be ~14 MB; the server held at most its limit plus a frame.
+    expect(largest).toBeLessThan(MAX_BUFFERED_BYTES + 64 * 1024);
+    expect(ids.length).toBeLessThan(EVENTS);
+
+    tcp.resume();
+    const expected = await server.logAfter(from);
+    expect(expected).toHaveLength(EVENTS);
+    await expect.poll(() => ids.length, { timeout: 60_000 }).toBe(EVENTS);
+    expect(ids).toEqual(expected.map((e) => e.id));
+    socket.close();
+  }, 120_000);
+});
