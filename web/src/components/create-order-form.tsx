@@ -1,7 +1,6 @@
 import { createSignal, For, Show, type JSX } from 'solid-js';
 import type { Order, OrderStatus } from '../../../shared/orders.ts';
 import { ORDER_STATUSES } from '../lib/statuses.ts';
-import { MAX_NAME_LENGTH } from '../../../shared/protocol.ts';
 import { toUserError, type FieldErrors } from '../lib/errors.ts';
 import { trpc } from '../lib/trpc.ts';
 import { STATUS_LABELS } from './status-pill.tsx';
@@ -59,7 +58,6 @@ export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
               id="create-customerName"
               name="customerName"
               autocomplete="off"
-              maxLength={MAX_NAME_LENGTH + 50}
               value={customerName()}
               onInput={(e) => setCustomerName(e.currentTarget.value)}
               aria-invalid={fieldError('customerName') ? 'true' : undefined}
@@ -71,7 +69,6 @@ export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
               id="create-productName"
               name="productName"
               autocomplete="off"
-              maxLength={MAX_NAME_LENGTH + 50}
               value={productName()}
               onInput={(e) => setProductName(e.currentTarget.value)}
               aria-invalid={fieldError('productName') ? 'true' : undefined}
