@@ -28,15 +28,17 @@ export type Sizes = {
   startupRuns: number;
   /** longest a single phase may wait for its deliveries */
   phaseDeadlineMs: number;
+  /** quiet time before a measurement, so set-up work (connections, GC) is not counted */
+  settleMs: number;
 };
 
 const FULL: Sizes = {
   fanoutSubscribers: [100, 1_000, 5_000],
   fixedRate: 50,
-  fixedRateSeconds: 10,
-  floodDeliveries: 1_500_000,
-  floodMinEvents: 300,
-  floodMaxEvents: 10_000,
+  fixedRateSeconds: 5,
+  floodDeliveries: 300_000,
+  floodMinEvents: 60,
+  floodMaxEvents: 3_000,
   subscriberProcesses: 2,
   writeProcesses: 4,
   writeConcurrency: 8,
@@ -46,7 +48,8 @@ const FULL: Sizes = {
   idleSubscribers: 1_000,
   pausedReaderEvents: 50_000,
   startupRuns: 3,
-  phaseDeadlineMs: 60_000,
+  phaseDeadlineMs: 30_000,
+  settleMs: 2_000,
 };
 
 const SMOKE: Sizes = {
@@ -59,13 +62,14 @@ const SMOKE: Sizes = {
   subscriberProcesses: 2,
   writeProcesses: 4,
   writeConcurrency: 4,
-  writeSeconds: 1,
+  writeSeconds: 0.5,
   createManyCallsPerProcess: 1,
   catchUpEvents: 2_000,
   idleSubscribers: 50,
   pausedReaderEvents: 2_000,
   startupRuns: 1,
   phaseDeadlineMs: 15_000,
+  settleMs: 300,
 };
 
 export type Options = { smoke: boolean; only: ScenarioName[]; sizes: Sizes };

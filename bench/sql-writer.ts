@@ -14,6 +14,12 @@ export async function currentPosition(sql: postgres.Sql): Promise<string> {
   return row!.p;
 }
 
+/** The id the next order will get at the least (identity values only grow). */
+export async function nextOrderId(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ id: string }[]>`select coalesce(max(id), 0)::text as id from orders`;
+  return Number(row!.id) + 1;
+}
+
 /** One order per transaction, `rate` per second on an absolute schedule, for `count` orders. */
 export async function writeAtRate(sql: postgres.Sql, rate: number, count: number): Promise<SentTimes> {
   const sent: SentTimes = [];

@@ -31,10 +31,14 @@ export type CollectResult = {
   outOfOrder: number;
   /** deliveries with no known commit time (should be 0) */
   unmatched: number;
+  /** late deliveries of an earlier phase, not counted */
+  stale: number;
   frameBytes: number;
   errors: string[];
 };
 
+/** Deliveries of order ids below `firstKey` belong to an earlier phase that ran late. */
+export type BeginArgs = { firstKey: number };
 export type StatusResult = { openSockets: number; deliveries: number };
 
 const CONNECT_CONCURRENCY = 200;
@@ -48,6 +52,8 @@ let outOfOrder = 0;
 let frameBytesSum = 0;
 const errors: string[] = [];
 let checkedShape = false;
+let firstKey = 0;
+let stale = 0;
 
 function onFrame(s: Subscriber, raw: Buffer): void {
   const at = now();
@@ -74,6 +80,10 @@ function onFrame(s: Subscriber, raw: Buffer): void {
       }
       if (!(frame.position > s.last)) outOfOrder++;
       s.last = frame.position;
+      if (frame.orderId < firstKey) {
+        stale++;
+        return;
+      }
       s.count++;
       keys.push(frame.orderId);
       times.push(at);
@@ -120,6 +130,10 @@ serveCommands({
     return { subscribeSentAt, readyAt: now() };
   },
 
+  begin(args: BeginArgs) {
+    firstKey = args.firstKey;
+  },
+
   pause() {
     // Stop reading: the kernel buffers fill, then the server's socket buffer grows.
     for (const s of subscribers) (s.ws as unknown as { _socket: { pause(): void } })._socket.pause();
@@ -155,6 +169,7 @@ serveCommands({
       latency: pack(latency),
       outOfOrder,
       unmatched,
+      stale,
       frameBytes: keys.length > 0 ? frameBytesSum / keys.length : 0,
       errors: [...errors],
     };
@@ -163,6 +178,7 @@ serveCommands({
     times = [];
     outOfOrder = 0;
     frameBytesSum = 0;
+    stale = 0;
     for (const s of subscribers) s.count = 0;
     return result;
   },

@@ -15,6 +15,7 @@ export type PhaseResult = {
   latency: LatencySummary;
   outOfOrder: number;
   unmatched: number;
+  stale: number;
   frameBytes: number;
   errors: string[];
 };
@@ -41,6 +42,11 @@ export class SubscriberGroup {
       subscribeSentAt: Math.min(...results.map((r) => r.subscribeSentAt)),
       readyAt: Math.max(...results.map((r) => r.readyAt)),
     };
+  }
+
+  /** Starts a phase whose order ids (or baseline sequence numbers) begin at `firstKey`. */
+  async begin(firstKey: number): Promise<void> {
+    await Promise.all(this.#children.map((c) => c.call('begin', { firstKey })));
   }
 
   async pause(): Promise<void> {
@@ -75,6 +81,7 @@ export class SubscriberGroup {
       latency: summarize(latency),
       outOfOrder: raw.reduce((a, r) => a + r.outOfOrder, 0),
       unmatched: raw.reduce((a, r) => a + r.unmatched, 0),
+      stale: raw.reduce((a, r) => a + r.stale, 0),
       frameBytes: deliveries > 0 ? raw.reduce((a, r) => a + r.frameBytes * r.deliveries, 0) / deliveries : 0,
       errors: raw.flatMap((r) => r.errors),
     };

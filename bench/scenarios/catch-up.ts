@@ -26,7 +26,7 @@ export async function runCatchUp(ctx: ScenarioContext): Promise<void> {
       await sql`insert into orders (customer_name, product_name) select 'Bench', 'Backlog ' || g from generate_series(1, ${n}::int) g`;
     }
     // Let the listener publish the backlog to nobody before the clock starts.
-    await new Promise((r) => setTimeout(r, 2_000));
+    await new Promise((r) => setTimeout(r, ctx.sizes.settleMs));
 
     const sampler = sampleProcess(server.pid, ctx.database.postmasterPid);
     const { subscribeSentAt } = await group.connect({ url: server.wsUrl, lastEventId: from, protocol: 'trpc' });

@@ -38,12 +38,12 @@ export async function runMemory(ctx: ScenarioContext): Promise<void> {
 async function idleConnections(ctx: ScenarioContext, pid: number, url: string): Promise<void> {
   const n = ctx.sizes.idleSubscribers;
   ctx.log(`memory: ${n} idle subscribers`);
-  await sleep(2_000);
+  await sleep(ctx.sizes.settleMs);
   const before = await steadyRss(pid);
   const group = new SubscriberGroup(n, Math.max(ctx.sizes.subscriberProcesses, Math.ceil(n / ctx.socketsPerProcess)));
   try {
     await group.connect({ url, lastEventId: null, protocol: 'trpc' });
-    await sleep(2_000);
+    await sleep(ctx.sizes.settleMs);
     const after = await steadyRss(pid);
     const perConnectionKb = (after - before) / n / 1024;
     ctx.details.idleMemory = { subscribers: n, rssBeforeMb: before / 2 ** 20, rssAfterMb: after / 2 ** 20, perConnectionKb };
@@ -64,7 +64,7 @@ async function idleConnections(ctx: ScenarioContext, pid: number, url: string): 
 async function pausedReader(ctx: ScenarioContext, pid: number, url: string, sql: postgres.Sql): Promise<void> {
   const events = ctx.sizes.pausedReaderEvents;
   ctx.log(`memory: a subscriber that stops reading while ${events.toLocaleString('en-US')} events go by`);
-  await sleep(1_000);
+  await sleep(ctx.sizes.settleMs);
   const group = new SubscriberGroup(1, 1);
   try {
     await group.connect({ url, lastEventId: await currentPosition(sql), protocol: 'trpc' });
@@ -76,7 +76,8 @@ async function pausedReader(ctx: ScenarioContext, pid: number, url: string, sql:
       const n = Math.min(1_000, events - done);
       await sql`insert into orders (customer_name, product_name) select 'Bench', 'Unread ' || g from generate_series(1, ${n}::int) g`;
     }
-    await sleep(3_000);
+    // Long enough for the listener and the subscription to push everything they will.
+    await sleep(ctx.sizes.settleMs + 1_000);
     const usage = sampler.stop();
     const { openSockets } = await group.status();
     // Then it reads again: does it get everything, in order?
