@@ -55,6 +55,16 @@ let checkedShape = false;
 let firstKey = 0;
 let stale = 0;
 
+/** The next phase counts from zero. */
+function forget(): void {
+  keys = [];
+  times = [];
+  outOfOrder = 0;
+  frameBytesSum = 0;
+  stale = 0;
+  for (const s of subscribers) s.count = 0;
+}
+
 function onFrame(s: Subscriber, raw: Buffer): void {
   const at = now();
   const text = raw.toString();
@@ -131,6 +141,8 @@ serveCommands({
   },
 
   begin(args: BeginArgs) {
+    // Whatever arrived between phases (a late phase still draining) is not this phase's.
+    forget();
     firstKey = args.firstKey;
   },
 
@@ -173,13 +185,7 @@ serveCommands({
       frameBytes: keys.length > 0 ? frameBytesSum / keys.length : 0,
       errors: [...errors],
     };
-    // The next phase counts from zero.
-    keys = [];
-    times = [];
-    outOfOrder = 0;
-    frameBytesSum = 0;
-    stale = 0;
-    for (const s of subscribers) s.count = 0;
+    forget();
     return result;
   },
 
