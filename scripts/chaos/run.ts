@@ -125,7 +125,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       ok &&= good;
       const filter = s.filter.status ? `status:${s.filter.status}` : s.filter.orderId ? `order:${s.filter.orderId}` : 'all';
       say(
-        `subscriber  ${fmt({ name: s.name, kind: s.kind, filter, expected: expected.length, delivered: s.ids.length, missing, duplicated, out_of_order: outOfOrder, unexpected, errors: s.problems.length })}  ${good ? 'ok' : 'FAIL'}`,
+        `subscriber  ${fmt({ name: s.name, kind: s.kind, filter, expected: expected.length, delivered: s.ids.length, missing, duplicated, out_of_order: outOfOrder, unexpected, server_errors: s.problems.length, client_retries: s.clientRetries })}  ${good ? 'ok' : 'FAIL'}`,
       );
       for (const p of s.problems.slice(0, 3)) say(`            ${s.name}: ${p}`);
       await s.stop();

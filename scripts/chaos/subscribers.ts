@@ -29,12 +29,14 @@ export type SubscriberKind =
   | 'resume';
 
 /**
- * One subscriber of orders.onChange, recording the positions it receives. Errors and early
- * completions are recorded too: either one is a broken promise.
+ * One subscriber of orders.onChange, recording the positions it receives. Errors the server
+ * sends and early completions are recorded too: either one is a broken promise.
  */
 export class ChaosSubscriber {
   readonly ids: string[] = [];
   readonly problems: string[] = [];
+  /** subscriptions the client library gave up on (socket gone before it opened); we resume them */
+  clientRetries = 0;
   #client: ReturnType<typeof createWSClient> | undefined;
   #unsubscribe: (() => void) | undefined;
   #connects = 0;
@@ -68,7 +70,10 @@ export class ChaosSubscriber {
       {
         onData: ({ id }) => this.ids.push(id),
         onError: (err) => {
-          this.problems.push(`error: ${err.message}`);
+          // An error the server sent (it has a code) breaks the promise. One raised by the
+          // client library about its own socket is what any client resumes from.
+          if (err.data?.code) this.problems.push(`error from the server: ${err.data.code} ${err.message}`);
+          else this.clientRetries++;
           this.#restart();
         },
         onComplete: () => {
