@@ -10,6 +10,8 @@ import { ChangeListener } from './events/listener.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
+import { createAuthenticator } from './auth/principal.ts';
+import { createRateLimiter } from './auth/rate-limit.ts';
 
 export type App = {
   /** http://host:port of the running server */
@@ -77,7 +79,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return { ok, database, listener: listener.state, position: hub.position, subscribers: hub.subscriberCount };
     };
 
-    const context = createContextFactory({ db, hub, log });
+    const context = createContextFactory({
+      db,
+      hub,
+      log,
+      auth: createAuthenticator(config.tokens),
+      writeLimiter: createRateLimiter(config.writeRateLimit),
+    });
     const http = createHttpServer(config, context, health, log);
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);

@@ -24,3 +24,39 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true);
   });
 });
+
+describe('access control configuration', () => {
+  test('a non-loopback HOST with access control off refuses to start, naming AUTH_TOKENS', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/AUTH_TOKENS/);
+    expect(() => loadConfig({ HOST: '192.0.2.10' })).toThrow(ConfigError);
+    expect(loadConfig({ HOST: '::1' }).host).toBe('::1');
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 'ops:writer:0123456789abcdef' }).tokens).toEqual([
+      { name: 'ops', role: 'writer', secret: '0123456789abcdef' },
+    ]);
+  });
+
+  test('bad token entries are named without echoing their secret', () => {
+    const secret = 'tiny';
+    let message = '';
+    try {
+      loadConfig({ AUTH_TOKENS: `ops:admin:${secret}` });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/AUTH_TOKENS entry 1/);
+    expect(message).toMatch(/role/);
+    expect(message).not.toContain(secret);
+  });
+
+  test('tokens from a file and from the environment combine; a name twice is refused', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'tokens-')), 'tokens.json');
+    await writeFile(file, JSON.stringify([{ name: 'viewer', role: 'reader', token: 'viewer-secret-0123456789' }]));
+    const config = loadConfig({ AUTH_TOKENS_FILE: file, AUTH_TOKENS: 'ops:writer:0123456789abcdef' });
+    expect(config.tokens.map((t) => `${t.name}:${t.role}`)).toEqual(['ops:writer', 'viewer:reader']);
+    expect(() => loadConfig({ AUTH_TOKENS_FILE: file, AUTH_TOKENS: 'viewer:writer:0123456789abcdef' })).toThrow(/used twice/);
+    expect(() => loadConfig({ AUTH_TOKENS_FILE: path.join(tmpdir(), 'missing.json') })).toThrow(/AUTH_TOKENS_FILE/);
+  });
+});

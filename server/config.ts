@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const configSchema = z.object({
@@ -13,6 +14,26 @@ const configSchema = z.object({
   /** the built page served at `/` */
   WEB_DIST_DIR: z.string().min(1).default('./dist/web'),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /** `name:role:secret,…` */
+  AUTH_TOKENS: z.string().optional(),
+  /** a JSON file `[{"name","role","token"}]` */
+  AUTH_TOKENS_FILE: z.string().optional(),
+  /** origins allowed to open a WebSocket; unset: the server's own */
+  ALLOWED_ORIGINS: z.string().optional(),
+  /** mutations per second per token (or client address without tokens); 0: no limit */
+  WRITE_RATE_LIMIT: z.coerce.number().min(0).default(1000),
+  /** open WebSockets per client address */
+  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
+});
+
+const ROLES = ['reader', 'writer'] as const;
+export type Role = (typeof ROLES)[number];
+export type TokenEntry = Readonly<{ name: string; role: Role; secret: string }>;
+
+const tokenEntry = z.object({
+  name: z.string().regex(/^[\w.@-]{1,64}$/, 'name: 1-64 letters, digits, _ . @ -'),
+  role: z.enum(ROLES),
+  secret: z.string().min(16, 'a token must be at least 16 characters').max(512),
 });
 
 export type Config = Readonly<{
@@ -23,6 +44,12 @@ export type Config = Readonly<{
   logLevel: z.infer<typeof configSchema>['LOG_LEVEL'];
   webDistDir: string;
   maxBodyBytes: number;
+  /** empty: access control off (loopback only) */
+  tokens: readonly TokenEntry[];
+  /** undefined: same origin only */
+  allowedOrigins: readonly string[] | undefined;
+  writeRateLimit: number;
+  maxConnectionsPerAddress: number;
 }>;
 
 export class ConfigError extends Error {
@@ -41,6 +68,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  const tokens = [...parseTokenList(c.AUTH_TOKENS), ...readTokenFile(c.AUTH_TOKENS_FILE)];
+  const names = tokens.map((t) => t.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new ConfigError(`invalid configuration: AUTH_TOKENS: the name "${twice}" is used twice`);
+  if (tokens.length === 0 && !isLoopback(c.HOST)) {
+    throw new ConfigError(
+      `refusing to listen on ${c.HOST} with access control off: set AUTH_TOKENS (name:role:secret,…) ` +
+        'or AUTH_TOKENS_FILE, or listen on loopback (HOST=127.0.0.1)',
+    );
+  }
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
@@ -49,5 +86,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     webDistDir: c.WEB_DIST_DIR,
     maxBodyBytes: c.MAX_BODY_BYTES,
+    tokens: Object.freeze(tokens),
+    allowedOrigins: c.ALLOWED_ORIGINS === undefined ? undefined : Object.freeze(c.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
+    writeRateLimit: c.WRITE_RATE_LIMIT,
+    maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
+  });
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function tokenProblem(source: string, error: z.ZodError): ConfigError {
+  // Never echo the entry: it holds a secret.
+  return new ConfigError(`invalid configuration: ${source}: ${error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+}
+
+function parseTokenList(list: string | undefined): TokenEntry[] {
+  if (!list) return [];
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const [name, role, ...rest] = entry.split(':');
+      const parsed = tokenEntry.safeParse({ name, role, secret: rest.join(':') });
+      if (!parsed.success) throw tokenProblem(`AUTH_TOKENS entry ${i + 1}`, parsed.error);
+      return Object.freeze(parsed.data);
+    });
+}
+
+function readTokenFile(file: string | undefined): TokenEntry[] {
+  if (!file) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: AUTH_TOKENS_FILE: cannot read ${file} as JSON (${(err as Error).message})`);
+  }
+  const parsed = z.array(z.object({ name: z.unknown(), role: z.unknown(), token: z.unknown() })).safeParse(raw);
+  if (!parsed.success) throw new ConfigError('invalid configuration: AUTH_TOKENS_FILE: expected [{"name","role","token"}, …]');
+  return parsed.data.map((t, i) => {
+    const entry = tokenEntry.safeParse({ name: t.name, role: t.role, secret: t.token });
+    if (!entry.success) throw tokenProblem(`AUTH_TOKENS_FILE entry ${i + 1}`, entry.error);
+    return Object.freeze(entry.data);
   });
 }

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
-import { TRPC_PATH } from '../shared/protocol.ts';
+import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createRestHandler } from './rest/orders.ts';
@@ -13,6 +14,7 @@ import { sendJson } from './rest/http.ts';
 import { appRouter } from './routers/app.ts';
 import type { Context } from './trpc/context.ts';
 import { logError } from './trpc/errors.ts';
+import { RateLimitedError } from './trpc/init.ts';
 
 export type Health = () => Promise<{ ok: boolean } & Record<string, unknown>>;
 
@@ -33,7 +35,7 @@ export type HttpServer = {
  *   /healthz     database and listener status
  *   /            the built page
  */
-export function createHttpServer(config: Config, context: () => Context, health: Health, log: Logger): HttpServer {
+export function createHttpServer(config: Config, context: ContextFactory, health: Health, log: Logger): HttpServer {
   const onError = ({ error, path }: { error: Parameters<typeof logError>[1]; path?: string }) => logError(log, error, path);
 
   const trpc = createHTTPHandler({
@@ -41,6 +43,11 @@ export function createHttpServer(config: Config, context: () => Context, health:
     createContext: context,
     basePath: `${TRPC_PATH}/`,
     maxBodySize: config.maxBodyBytes,
+    maxBatchSize: MAX_BATCH_OPERATIONS,
+    responseMeta: ({ errors }) => {
+      const limited = errors.find((e) => e.cause instanceof RateLimitedError)?.cause as RateLimitedError | undefined;
+      return limited ? { headers: { 'retry-after': String(limited.retryAfterSeconds) } } : {};
+    },
     onError,
   });
   const rest = createRestHandler(context, config.maxBodyBytes);
@@ -49,6 +56,7 @@ export function createHttpServer(config: Config, context: () => Context, health:
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     try {
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return trpc(req, res);
       if (pathname === '/healthz') {
@@ -65,7 +73,8 @@ export function createHttpServer(config: Config, context: () => Context, health:
     }
   });
 
-  const wss = new WebSocketServer({ noServer: true });
+  // A WebSocket message is held whole in memory before it is parsed: same cap as a body.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
   const wsHandler = applyWSSHandler({
     wss,
     router: appRouter,
@@ -73,13 +82,31 @@ export function createHttpServer(config: Config, context: () => Context, health:
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
     onError,
   });
+  const connectionsByAddress = new Map<string, number>();
+  const refuse = (socket: Duplex, status: string, message: string) =>
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-    if (pathname !== TRPC_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
+    if (pathname !== TRPC_PATH) return refuse(socket, '404 Not Found', `no WebSocket endpoint at ${pathname}; use ${TRPC_PATH}`);
+    // Against cross-site WebSocket hijacking: a browser always sends Origin; scripts may not.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !originAllowed(origin, req.headers.host, config.allowedOrigins)) {
+      return refuse(socket, '403 Forbidden', `origin ${origin} may not open a WebSocket here (ALLOWED_ORIGINS)`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const open = connectionsByAddress.get(address) ?? 0;
+    if (open >= config.maxConnectionsPerAddress) {
+      return refuse(socket, '429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
+      ws.once('close', () => {
+        const left = (connectionsByAddress.get(address) ?? 1) - 1;
+        if (left > 0) connectionsByAddress.set(address, left);
+        else connectionsByAddress.delete(address);
+      });
+      wss.emit('connection', ws, req);
+    });
   });
 
   return {
@@ -96,6 +123,31 @@ export function createHttpServer(config: Config, context: () => Context, health:
       return [...wss.clients].map((ws) => ws.bufferedAmount);
     },
   };
+}
+
+type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Context;
+
+// The page loads only its own scripts and styles and talks only to its own origin.
+const SECURITY_HEADERS: Array<[string, string]> = [
+  [
+    'content-security-policy',
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+      "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  ],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'no-referrer'],
+  ['x-frame-options', 'DENY'],
+  ['cross-origin-opener-policy', 'same-origin'],
+];
+
+/** Same origin (the Origin's host is the Host the request was sent to), or one of the allowed. */
+function originAllowed(origin: string, host: string | undefined, allowed: readonly string[] | undefined): boolean {
+  if (allowed) return allowed.includes(origin);
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** The built SolidJS page, or a note on how to build it. */

@@ -16,3 +16,9 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 
 /** The path tRPC is served on, over HTTP and WebSocket alike. */
 export const TRPC_PATH = '/trpc';
+
+/** Most procedure calls one batched HTTP request may carry. */
+export const MAX_BATCH_OPERATIONS = 200;
+
+/** Most subscriptions open at once on one WebSocket. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 32;

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.ts';
 import { appRouter } from '../routers/app.ts';
 import type { Context } from '../trpc/context.ts';
 import { describeValidationError, logError, toPublicError } from '../trpc/errors.ts';
-import { createCallerFactory } from '../trpc/init.ts';
+import { createCallerFactory, RateLimitedError } from '../trpc/init.ts';
 import { readJsonBody, sendJson, HttpError } from './http.ts';
 
 const createCaller = createCallerFactory(appRouter);
@@ -60,6 +60,7 @@ function sendError(res: ServerResponse, log: Logger, err: unknown): void {
     return sendJson(res, 400, { error: describeValidationError(trpcError.cause, (k) => CAMEL_TO_SNAKE[k] ?? k) });
   }
   if (isDatabaseUnavailable(trpcError)) return sendJson(res, 503, { error: 'database unavailable' });
+  if (trpcError.cause instanceof RateLimitedError) res.setHeader('retry-after', String(trpcError.cause.retryAfterSeconds));
   sendJson(res, getHTTPStatusCodeFromError(trpcError), { error: toPublicError(trpcError).message });
 }
 
@@ -77,13 +78,13 @@ const ORDER_PATH = /^\/api\/orders\/([^/]+)\/?$/;
  * Handles `/api/orders` and `/api/orders/:id`; returns false for any other path.
  * `maxBodyBytes` bounds what is read of a request body.
  */
-export function createRestHandler(context: () => Context, maxBodyBytes: number) {
+export function createRestHandler(context: (opts: { req: IncomingMessage }) => Context, maxBodyBytes: number) {
   return async function handleRest(req: IncomingMessage, res: ServerResponse, pathname: string, query: URLSearchParams): Promise<boolean> {
     const collection = pathname === '/api/orders' || pathname === '/api/orders/';
     const item = ORDER_PATH.exec(pathname);
     if (!collection && !item) return false;
 
-    const ctx = context();
+    const ctx = context({ req });
     const caller = createCaller(ctx);
     try {
       if (collection) {

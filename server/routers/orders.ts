@@ -8,36 +8,36 @@ import {
   orderByIdInput,
   updateOrderInput,
 } from '../../shared/orders.ts';
-import { MAX_PAGE_SIZE } from '../../shared/protocol.ts';
+import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventsAfter } from '../db/events.ts';
 import { createOrders, deleteOrder, getOrder, listOrders, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
 import { waitForRoom } from '../trpc/backpressure.ts';
-import { publicProcedure, router } from '../trpc/init.ts';
+import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
 export const ordersRouter = router({
-  list: publicProcedure.input(listOrdersInput).query(({ ctx, input }) => listOrders(ctx.db, input)),
+  list: readProcedure.input(listOrdersInput).query(({ ctx, input }) => listOrders(ctx.db, input)),
 
-  get: publicProcedure.input(orderByIdInput).query(({ ctx, input }) => getOrder(ctx.db, input.id)),
+  get: readProcedure.input(orderByIdInput).query(({ ctx, input }) => getOrder(ctx.db, input.id)),
 
-  create: publicProcedure.input(createOrderInput).mutation(async ({ ctx, input }) => {
+  create: writeProcedure.input(createOrderInput).mutation(async ({ ctx, input }) => {
     const [order] = await writeAs(ctx.db, ctx.actor, (tx) => createOrders(tx, [input]));
     return order!;
   }),
 
-  createMany: publicProcedure
+  createMany: writeProcedure
     .input(createManyOrdersInput)
     .mutation(({ ctx, input }) => writeAs(ctx.db, ctx.actor, (tx) => createOrders(tx, input.orders))),
 
-  update: publicProcedure
+  update: writeProcedure
     .input(updateOrderInput)
     .mutation(({ ctx, input }) => writeAs(ctx.db, ctx.actor, (tx) => updateOrder(tx, input))),
 
-  delete: publicProcedure
+  delete: writeProcedure
     .input(deleteOrderInput)
     .mutation(({ ctx, input }) => writeAs(ctx.db, ctx.actor, (tx) => deleteOrder(tx, input.id, input.expectedVersion))),
 
-  history: publicProcedure.input(orderByIdInput).query(async ({ ctx, input }) => {
+  history: readProcedure.input(orderByIdInput).query(async ({ ctx, input }) => {
     const events = await orderHistory(ctx.db, input.id);
     if (events.length === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `order ${input.id} not found` });
     return events;
@@ -47,14 +47,25 @@ export const ordersRouter = router({
    * Every change after `lastEventId` (replayed from the log), then live. The tRPC client
    * puts the last tracked id it saw into `lastEventId` when it reconnects.
    */
-  onChange: publicProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
-    const { lastEventId, ...filter } = input;
-    const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
-    const abort = signal ?? new AbortController().signal;
-    const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort });
-    for await (const event of events) {
-      await waitForRoom(ctx.socket, abort);
-      yield tracked(event.id, event);
+  onChange: readProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
+    if (ctx.subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new TRPCError({
+        code: 'TOO_MANY_REQUESTS',
+        message: `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; combine filters or open another connection`,
+      });
+    }
+    ctx.subscriptions.open++;
+    try {
+      const { lastEventId, ...filter } = input;
+      const abort = signal ?? new AbortController().signal;
+      const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
+      const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort });
+      for await (const event of events) {
+        await waitForRoom(ctx.socket, abort);
+        yield tracked(event.id, event);
+      }
+    } finally {
+      ctx.subscriptions.open--;
     }
   }),
 });

@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import { bearerToken, type Authenticator, type Principal } from '../auth/principal.ts';
+import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { Logger } from '../logger.ts';
@@ -7,24 +10,47 @@ export type Services = {
   db: Database;
   hub: EventHub;
   log: Logger;
+  auth: Authenticator;
+  writeLimiter: RateLimiter;
 };
 
 /** The slice of a WebSocket a subscription needs to respect backpressure. */
 export type Outbound = { readonly bufferedAmount: number; readonly readyState: number };
 
 export type Context = Services & {
-  /** Recorded on every event this request causes. */
-  actor: string;
+  /** The caller, or undefined when a token was required and missing or unknown. */
+  principal: Principal | undefined;
+  /** Where the request came from: the rate limit's key when access control is off. */
+  clientAddress: string;
   /** The WebSocket the request came on; absent over HTTP. */
   socket?: Outbound;
+  /** Open subscriptions on this WebSocket (the context lives as long as the connection). */
+  subscriptions: { open: number };
 };
 
-export function createContextFactory(services: Services): (opts?: { res?: unknown }) => Context {
-  return (opts) => {
-    const ctx: Context = { ...services, actor: 'anonymous' };
-    // The ws adapter passes the WebSocket as `res`; the HTTP one passes a ServerResponse.
-    const res = opts?.res as Partial<Outbound> | undefined;
-    if (res && typeof res.bufferedAmount === 'number') ctx.socket = res as Outbound;
+type ContextOptions = {
+  req: IncomingMessage;
+  res?: unknown;
+  info?: { connectionParams?: Record<string, string | undefined> | null };
+};
+
+/**
+ * Builds a request's context. HTTP callers authenticate with `Authorization: Bearer`;
+ * WebSocket callers with tRPC's `connectionParams: { token }` (never the URL, which ends up
+ * in logs). The ws adapter builds one context per connection and passes the socket as `res`.
+ */
+export function createContextFactory(services: Services): (opts: ContextOptions) => Context {
+  return ({ req, res, info }) => {
+    const param = info?.connectionParams?.token;
+    const secret = typeof param === 'string' ? param : bearerToken(req.headers.authorization);
+    const ctx: Context = {
+      ...services,
+      principal: services.auth.authenticate(secret),
+      clientAddress: req.socket.remoteAddress ?? 'unknown',
+      subscriptions: { open: 0 },
+    };
+    const socket = res as Partial<Outbound> | undefined;
+    if (socket && typeof socket.bufferedAmount === 'number') ctx.socket = socket as Outbound;
     return ctx;
   };
 }

@@ -1,4 +1,4 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import type { Context } from './context.ts';
 import { toPublicError } from './errors.ts';
 
@@ -10,5 +10,36 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
-export const publicProcedure = t.procedure;
 export const createCallerFactory = t.createCallerFactory;
+
+/** Over the rate limit; `retryAfterSeconds` becomes the Retry-After header. */
+export class RateLimitedError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many writes: retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** Queries and subscriptions: any valid token (or none, with access control off). */
+export const readProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.principal) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: 'a valid token is required: send Authorization: Bearer <token> (WebSocket: connectionParams.token)',
+    });
+  }
+  return next({ ctx: { principal: ctx.principal } });
+});
+
+/** Mutations: a writer's token, within the write rate. The caller is recorded on the events. */
+export const writeProcedure = readProcedure.use(({ ctx, next }) => {
+  if (ctx.principal.role !== 'writer') {
+    throw new TRPCError({ code: 'FORBIDDEN', message: `token "${ctx.principal.name}" is a reader and cannot change orders` });
+  }
+  const key = ctx.auth.enabled ? `token:${ctx.principal.name}` : `address:${ctx.clientAddress}`;
+  const retryAfter = ctx.writeLimiter.take(key);
+  if (retryAfter > 0) {
+    const cause = new RateLimitedError(retryAfter);
+    throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: cause.message, cause });
+  }
+  return next({ ctx: { actor: ctx.principal.name } });
+});

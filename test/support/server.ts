@@ -24,8 +24,11 @@ export type TestServer = {
   url: string;
   /** A direct connection to this server's database, for raw-SQL writes and checks. */
   sql: postgres.Sql;
-  /** A typed client: subscriptions over WebSocket, the rest over batched HTTP. */
-  client(): Client;
+  /**
+   * A typed client: subscriptions over WebSocket, the rest over batched HTTP (or everything
+   * over WebSocket with `allOverWebSocket`). `token` goes where a real client sends it.
+   */
+  client(opts?: { token?: string; allOverWebSocket?: boolean }): Client;
   /** Closes a client's WebSocket for good (it does not reconnect). */
   disconnect(client: Client): Promise<void>;
   /** Every event in the log after `after`, read through events.list. */
@@ -49,30 +52,36 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
-export async function startTestServer(): Promise<TestServer & { close(): Promise<void> }> {
+/** A server of its own on a database of its own; `env` adds configuration (tokens, limits). */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer & { close(): Promise<void> }> {
   const database = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1' });
+  const config = loadConfig({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...env });
   const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
   const sockets = new Map<Client, ReturnType<typeof createWSClient>>();
-  const reader = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${app.url}/trpc` })] });
+  // Reads the log with the first writer token, if there are tokens.
+  const adminToken = config.tokens.find((t) => t.role === 'writer')?.secret;
+  const reader = createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: `${app.url}/trpc`, headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {} })],
+  });
 
   const server: TestServer = {
     app,
     url: app.url,
     sql,
-    client() {
+    client({ token, allOverWebSocket = false } = {}) {
       const wsClient = createWSClient({
         url: `${app.url.replace('http', 'ws')}/trpc`,
         WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
         retryDelayMs: () => 50,
+        connectionParams: token === undefined ? undefined : { token },
       });
       const trpc = createTRPCClient<AppRouter>({
         links: [
           splitLink({
-            condition: (op) => op.type === 'subscription',
+            condition: (op) => allOverWebSocket || op.type === 'subscription',
             true: wsLink({ client: wsClient }),
-            false: httpBatchLink({ url: `${app.url}/trpc` }),
+            false: httpBatchLink({ url: `${app.url}/trpc`, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }),
           }),
         ],
       });
@@ -106,15 +115,19 @@ export async function startTestServer(): Promise<TestServer & { close(): Promise
   };
 }
 
-/** `test` with a `server` fixture: one real server and database per test file. */
-export const test = base.extend<{ server: TestServer }>({
-  server: [
-    // eslint-disable-next-line no-empty-pattern
-    async ({}, use) => {
-      const server = await startTestServer();
-      await use(server);
-      await server.close();
-    },
-    { scope: 'file' },
-  ],
-});
+/** `test` with a `server` fixture: one real server and database per test file, configured by `env`. */
+export function testWithServer(env: Record<string, string> = {}) {
+  return base.extend<{ server: TestServer }>({
+    server: [
+      // eslint-disable-next-line no-empty-pattern
+      async ({}, use) => {
+        const server = await startTestServer(env);
+        await use(server);
+        await server.close();
+      },
+      { scope: 'file' },
+    ],
+  });
+}
+
+export const test = testWithServer();
