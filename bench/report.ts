@@ -33,7 +33,7 @@ function fmt(n: number | undefined, unit: string): string {
 }
 
 export function ratio(row: Row): number | undefined {
-  if (row.baseline === undefined || row.baseline === 0 || Number.isNaN(row.baseline)) return undefined;
+  if (row.baseline === undefined || row.baseline === 0 || Number.isNaN(row.baseline) || Number.isNaN(row.ours)) return undefined;
   return row.ours / row.baseline;
 }
 
