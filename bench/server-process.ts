@@ -24,6 +24,8 @@ export type ServerProcess = {
   wsUrl: string;
   /** ms from spawn to the first `/healthz` 200 */
   readyMs: number;
+  /** "running", or how it exited, with its last output: for explaining failed calls */
+  describe(): string;
   stop(): Promise<void>;
 };
 
@@ -85,6 +87,10 @@ export async function startServer(env: ServerEnv, deadlineMs = 60_000): Promise<
     url,
     wsUrl: `ws://127.0.0.1:${port}/trpc`,
     readyMs,
+    describe() {
+      if (child.exitCode === null && child.signalCode === null) return 'running';
+      return `exited (${child.exitCode ?? child.signalCode}); last output:\n${output.join('')}`;
+    },
     async stop() {
       await stopChild(child, exited);
       unregister();

@@ -32,7 +32,11 @@ export async function runWrites(ctx: ScenarioContext): Promise<void> {
     ctx.log(`writes: one commit on one connection (no trigger): ${commitMs.toFixed(2)} ms median`);
 
     const run = (label: string, mode: WriteMode, concurrency: number, calls?: number) =>
-      measure(ctx, clients, label, mode, concurrency, server.pid, calls);
+      measure(ctx, clients, label, mode, concurrency, server.pid, calls).then((result) => {
+        // Failed calls with the server gone are a crash to report, not a slow figure.
+        if (result.errors.length > 0) ctx.log(`  server: ${server.describe()}`);
+        return result;
+      });
     const c = sizes.writeConcurrency;
     const many = sizes.createManyCallsPerProcess;
     const results = {
