@@ -1,15 +1,16 @@
 import { createSignal, For, Show, type JSX } from 'solid-js';
 import type { Order, OrderStatus } from '../../../shared/orders.ts';
 import { ORDER_STATUSES } from '../lib/statuses.ts';
-import { toUserError, type FieldErrors } from '../lib/errors.ts';
+import { isForbidden, READ_ONLY_MESSAGE, toUserError, type FieldErrors } from '../lib/errors.ts';
 import { trpc } from '../lib/trpc.ts';
 import { STATUS_LABELS } from './status-pill.tsx';
 
 /**
  * New order. Validation is the server's: its messages are shown at the field they name, so
- * the page never disagrees with what the API accepts.
+ * the page never disagrees with what the API accepts. Once a change has been refused to a
+ * reader's token (`readOnly`), the form says so and stays disabled.
  */
-export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
+export function CreateOrderForm(props: { readOnly: boolean; onRefused: (err: unknown) => void; onCreated: (order: Order) => void }) {
   const [customerName, setCustomerName] = createSignal('');
   const [productName, setProductName] = createSignal('');
   const [status, setStatus] = createSignal<OrderStatus>('pending');
@@ -34,10 +35,12 @@ export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
       props.onCreated(order);
       customerInput.focus();
     } catch (err) {
+      props.onRefused(err);
       const { message, fieldErrors } = toUserError(err);
       setErrors(fieldErrors);
-      // Field messages speak for themselves; anything else goes above the button.
-      setFormError(Object.keys(fieldErrors).length ? null : message);
+      // Field messages speak for themselves; a reader's refusal has its own note (below);
+      // anything else goes above the button.
+      setFormError(Object.keys(fieldErrors).length || isForbidden(err) ? null : message);
       const firstBad = (['customerName', 'productName', 'status'] as const).find((f) => fieldErrors[f]?.length);
       if (firstBad) document.getElementById(`create-${firstBad}`)?.focus();
     } finally {
@@ -50,8 +53,13 @@ export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
   return (
     <section class="card create" aria-labelledby="create-title">
       <h2 id="create-title">New order</h2>
-      <form onSubmit={submit} noValidate data-testid="create-form">
-        <div class="create__fields">
+      <form onSubmit={submit} noValidate data-testid="create-form" aria-describedby={props.readOnly ? 'create-read-only' : undefined}>
+        <Show when={props.readOnly}>
+          <p class="form-note" id="create-read-only" role="alert" data-testid="read-only">
+            {READ_ONLY_MESSAGE}
+          </p>
+        </Show>
+        <fieldset class="create__fields" disabled={props.readOnly}>
           <Field id="create-customerName" label="Customer" error={fieldError('customerName')}>
             <input
               ref={customerInput}
@@ -92,7 +100,7 @@ export function CreateOrderForm(props: { onCreated: (order: Order) => void }) {
               {busy() ? 'Creating…' : 'Create order'}
             </button>
           </div>
-        </div>
+        </fieldset>
         <Show when={formError()}>
           <p class="form-error" role="alert" data-testid="create-error">
             {formError()}

@@ -21,8 +21,11 @@ export type RowActions = {
   showHistory(orderId: string): void;
 };
 
-/** One order; every cell reads the store directly, so a change repaints only its own cells. */
-export function OrderRow(props: { order: Order; mark: RowMark | undefined; actions: RowActions }) {
+/**
+ * One order; every cell reads the store directly, so a change repaints only its own cells.
+ * `readOnly` (a reader's token) disables the status select and Delete; History stays.
+ */
+export function OrderRow(props: { order: Order; mark: RowMark | undefined; actions: RowActions; readOnly: boolean }) {
   const [saving, setSaving] = createSignal(false);
   const onStatus = async (select: HTMLSelectElement) => {
     setSaving(true);
@@ -48,7 +51,7 @@ export function OrderRow(props: { order: Order; mark: RowMark | undefined; actio
           data-status={props.order.status}
           aria-label={`Status of order ${props.order.id}`}
           value={props.order.status}
-          disabled={saving() || props.mark === 'leaving'}
+          disabled={props.readOnly || saving() || props.mark === 'leaving'}
           onChange={(e) => void onStatus(e.currentTarget)}
         >
           <STATUS_OPTIONS />
@@ -71,7 +74,7 @@ export function OrderRow(props: { order: Order; mark: RowMark | undefined; actio
           type="button"
           class="button button--small button--danger"
           onClick={() => props.actions.askDelete(props.order)}
-          disabled={props.mark === 'leaving'}
+          disabled={props.readOnly || props.mark === 'leaving'}
           aria-label={`Delete order ${props.order.id}`}
         >
           Delete

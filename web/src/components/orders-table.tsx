@@ -18,7 +18,7 @@ const COLUMNS: Array<{ column: SortColumn; label: string; numeric?: boolean }> =
 
 const count = new Intl.NumberFormat();
 
-export function OrdersTable(props: { store: OrdersStore; view: OrderView; actions: RowActions }) {
+export function OrdersTable(props: { store: OrdersStore; view: OrderView; actions: RowActions; readOnly: boolean }) {
   const view = () => props.view;
   const ariaSort = (column: SortColumn) => (view().sort().column === column ? view().sort().direction : 'none');
   const shown = () => view().visible().length;
@@ -89,7 +89,7 @@ export function OrdersTable(props: { store: OrdersStore; view: OrderView; action
           </thead>
           <tbody>
             <For each={view().visible()}>
-              {(order) => <OrderRow order={order} mark={props.store.marks[order.id]} actions={props.actions} />}
+              {(order) => <OrderRow order={order} mark={props.store.marks[order.id]} actions={props.actions} readOnly={props.readOnly} />}
             </For>
           </tbody>
         </table>

@@ -1,6 +1,6 @@
-import { createSignal, onCleanup } from 'solid-js';
+import { createEffect, createSignal, on, onCleanup } from 'solid-js';
 import { position } from '../lib/positions.ts';
-import { trpc, wsClient } from '../lib/trpc.ts';
+import { session, trpc } from '../lib/trpc.ts';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
@@ -48,31 +48,42 @@ export function createConnection() {
     }
   };
 
-  const sub = wsClient.connectionState.subscribe({
-    next(state) {
-      if (state.state === 'pending') {
-        setSocket('open');
-        if (everOpen && catchUp) void askHead();
-        everOpen = true;
-      } else if (state.state === 'connecting') {
-        if (!everOpen) return setSocket('connecting');
-        setSocket('lost');
-        if (lastSeen === null) return;
-        // A second drop before catching up keeps counting from the first one.
-        if (catchUp) catchUp.head = null;
-        else {
-          catchUp = { from: lastSeen, head: null, received: [] };
-          setCaughtUp(null);
-        }
-      } else setSocket('closed');
-    },
-  });
+  // A new token means a new socket (see lib/trpc.ts), and a fresh start: the snapshot is
+  // loaded again, so nothing from the previous socket counts as missed.
+  createEffect(
+    on(session.wsClient, (client) => {
+      everOpen = false;
+      lastSeen = null;
+      catchUp = null;
+      setCaughtUp(null);
+      setSocket('connecting');
+      const sub = client.connectionState.subscribe({
+        next(state) {
+          if (state.state === 'pending') {
+            setSocket('open');
+            if (everOpen && catchUp) void askHead();
+            everOpen = true;
+          } else if (state.state === 'connecting') {
+            if (!everOpen) return setSocket('connecting');
+            setSocket('lost');
+            if (lastSeen === null) return;
+            // A second drop before catching up keeps counting from the first one.
+            if (catchUp) catchUp.head = null;
+            else {
+              catchUp = { from: lastSeen, head: null, received: [] };
+              setCaughtUp(null);
+            }
+          } else setSocket('closed');
+        },
+      });
+      onCleanup(() => sub.unsubscribe());
+    }),
+  );
   const goOnline = () => setOnline(true);
   const goOffline = () => setOnline(false);
   window.addEventListener('online', goOnline);
   window.addEventListener('offline', goOffline);
   onCleanup(() => {
-    sub.unsubscribe();
     window.removeEventListener('online', goOnline);
     window.removeEventListener('offline', goOffline);
   });

@@ -14,7 +14,7 @@ export function createFeed() {
     const entry: FeedEntry = { id: event.id, orderId: event.orderId, type: event.type, text: describeEvent(event), at: event.at };
     setEntries((list) => [entry, ...list].slice(0, FEED_LENGTH));
   };
-  return { entries, add };
+  return { entries, add, reset: () => setEntries([]) };
 }
 
 export type Feed = ReturnType<typeof createFeed>;

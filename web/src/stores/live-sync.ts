@@ -1,6 +1,8 @@
 import { batch, createSignal, onCleanup } from 'solid-js';
 import type { OrderEvent } from '../../../shared/orders.ts';
+import { isUnauthorized } from '../lib/errors.ts';
 import { trpc } from '../lib/trpc.ts';
+import type { Access } from './access.ts';
 import type { Connection } from './connection.ts';
 import type { Feed } from './feed.ts';
 import type { OrdersStore } from './orders.ts';
@@ -9,8 +11,11 @@ import type { OrdersStore } from './orders.ts';
  * Snapshot, then changes: `orders.list` page by page, and `orders.onChange` from the first
  * page's `lastEventId`, so no change falls between the two. After a dropped socket the tRPC
  * client resubscribes from the last id it delivered, and the server replays the gap.
+ *
+ * When the server wants a token (UNAUTHORIZED), everything shown is forgotten and `access`
+ * asks for one; `switchToken` starts over with the new one.
  */
-export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connection) {
+export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connection, access: Access) {
   const [error, setError] = createSignal<string | null>(null);
   let unsubscribe = () => {};
 
@@ -29,8 +34,21 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
     });
   };
 
+  /** Stops the subscription and forgets every order and event shown. */
+  const forget = () => {
+    unsubscribe();
+    unsubscribe = () => {};
+    queue = [];
+    batch(() => {
+      setError(null);
+      store.reset();
+      feed.reset();
+    });
+  };
+
   const subscribe = (lastEventId: string) => {
     unsubscribe(); // a retried load starts over from its own snapshot
+    access.granted();
     connection.start(lastEventId);
     const sub = trpc.orders.onChange.subscribe(
       { lastEventId },
@@ -39,6 +57,12 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
           if (queue.push(data) === 1) setTimeout(flush, 0);
         },
         onError(err) {
+          if (isUnauthorized(err)) {
+            // The token stopped being accepted (the server's tokens changed): ask again.
+            forget();
+            access.unauthorized();
+            return;
+          }
           setError(`Live updates stopped: ${err.message}. Reload the page to resume.`);
         },
       },
@@ -46,14 +70,30 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
     unsubscribe = () => sub.unsubscribe();
   };
 
-  const start = () => {
+  /** Loads the snapshot and subscribes; settles once loaded or refused. */
+  const start = async () => {
     setError(null);
-    store.load(subscribe).catch(() => {
-      // The store shows the error with a retry button.
-    });
+    try {
+      await store.load(subscribe);
+    } catch (err) {
+      // The store shows other errors with a retry button.
+      if (isUnauthorized(err)) {
+        forget();
+        access.unauthorized();
+      }
+    }
   };
-  start();
+  void start();
   onCleanup(() => unsubscribe());
 
-  return { error, retry: start };
+  return {
+    error,
+    retry: () => void start(),
+    /** Forgets what is shown and starts over with `token` (null: signs out). */
+    switchToken(token: string | null) {
+      forget();
+      access.use(token);
+      return start();
+    },
+  };
 }

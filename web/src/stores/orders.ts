@@ -23,6 +23,8 @@ export function createOrdersStore() {
   // committed, may still hold the row and must not bring it back.
   const deleted = new Set<string>();
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  // Bumped by reset(): a load still running for an earlier session must not write here.
+  let generation = 0;
 
   const mark = (id: string, value: RowMark, then?: () => void) => {
     clearTimeout(timers.get(id));
@@ -90,23 +92,49 @@ export function createOrdersStore() {
    * and redraws once, not once per page.
    */
   const load = async (onFirstPage: (lastEventId: string) => void) => {
+    const mine = generation;
     setLoadError(null);
     try {
       const first = await trpc.orders.list.query({ limit: MAX_PAGE_SIZE });
+      if (mine !== generation) return;
       mergeSnapshot(first.orders);
       onFirstPage(first.lastEventId);
       const rest: Order[] = [];
       for (let cursor = first.nextCursor; cursor; ) {
         const page = await trpc.orders.list.query({ limit: MAX_PAGE_SIZE, cursor });
+        if (mine !== generation) return;
         rest.push(...page.orders);
         cursor = page.nextCursor;
       }
       mergeSnapshot(rest);
       setLoaded(true);
     } catch (err) {
+      if (mine !== generation) return;
       setLoadError(err instanceof Error ? err.message : String(err));
       throw err;
     }
+  };
+
+  /** Forgets every order (signing out, or another token): the next load starts afresh. */
+  const reset = () => {
+    generation++;
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
+    deleted.clear();
+    batch(() => {
+      setOrders(
+        produce((all) => {
+          for (const id of Object.keys(all)) delete all[id];
+        }),
+      );
+      setMarks(
+        produce((all) => {
+          for (const id of Object.keys(all)) delete all[id];
+        }),
+      );
+      setLoaded(false);
+      setLoadError(null);
+    });
   };
 
   return {
@@ -118,6 +146,7 @@ export function createOrdersStore() {
     /** For a mutation's own result: shows it at once; its event then changes nothing. */
     upsert: (order: Order, highlight: RowMark) => upsert(order, highlight),
     load,
+    reset,
   };
 }
 
