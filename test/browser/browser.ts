@@ -19,6 +19,36 @@ export async function openLivePage(browser: Browser, url: string): Promise<{ con
   return { context, page };
 }
 
+/**
+ * A page of its own, not loaded yet, that records every Content-Security-Policy violation:
+ * the `securitypolicyviolation` events the document fires and the console messages Chromium
+ * logs for them (those also cover violations before the page's own script runs).
+ */
+export async function openWatchedPage(browser: Browser): Promise<{ context: BrowserContext; page: Page; cspViolations(): Promise<string[]> }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const logged: string[] = [];
+  page.on('console', (message) => {
+    if (/content security policy/i.test(message.text())) logged.push(`console: ${message.text()}`);
+  });
+  // Injected by the browser before any of the page's scripts, so CSP does not apply to it.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __cspViolations: string[] }).__cspViolations = seen;
+    document.addEventListener('securitypolicyviolation', (e) => {
+      seen.push(`event: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber} ${e.sample}`);
+    });
+  });
+  return {
+    context,
+    page,
+    async cspViolations() {
+      const events = await page.evaluate(() => (window as unknown as { __cspViolations?: string[] }).__cspViolations ?? []);
+      return [...logged, ...events];
+    },
+  };
+}
+
 export const liveStatus = (page: Page) => page.getByTestId('connection-status').filter({ hasText: /^Live$/ });
 
 export type Row = { id: string; status: string; version: number; customerName: string; productName: string };
