@@ -14,6 +14,7 @@ import { sendJson } from './rest/http.ts';
 import { appRouter } from './routers/app.ts';
 import type { Context } from './trpc/context.ts';
 import { logError } from './trpc/errors.ts';
+import { eventEncoder } from './trpc/event-encoder.ts';
 import { RateLimitedError } from './trpc/init.ts';
 
 export type Health = () => Promise<{ ok: boolean } & Record<string, unknown>>;
@@ -80,6 +81,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     router: appRouter,
     createContext: context,
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
+    experimental_encoder: eventEncoder,
     onError,
   });
   const connectionsByAddress = new Map<string, number>();
