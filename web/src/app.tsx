@@ -32,7 +32,11 @@ export function App() {
   /** A refused change teaches the page what the token may do. */
   const noteRefusal = (err: unknown) => {
     if (isForbidden(err)) access.forbidden();
-    else if (isUnauthorized(err)) void sync.switchToken(null);
+    else if (isUnauthorized(err)) {
+      setDeleting(null);
+      setHistoryOf(null);
+      sync.refused();
+    }
   };
   const switchToken = (token: string | null) => {
     setNotice(null);

@@ -14,7 +14,7 @@ const OFFLINE_MESSAGE = 'Could not reach the server, so nothing was saved. Check
 
 /** What a reader's token gets when it tries a change. */
 export const READ_ONLY_MESSAGE = 'Your token can read but not change orders.';
-const SIGNED_OUT_MESSAGE = 'Your access token is no longer accepted, so nothing was saved. Sign in again.';
+const SIGNED_OUT_MESSAGE = 'The server no longer accepts your access token. Sign in again.';
 
 /** The tRPC error code the server answered with (`UNAUTHORIZED`, `FORBIDDEN`, ...), if any. */
 export function errorCode(err: unknown): string | undefined {

@@ -46,6 +46,12 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
     });
   };
 
+  /** The server refused the token (or its absence): forget everything and ask for one. */
+  const refused = () => {
+    forget();
+    access.unauthorized();
+  };
+
   const subscribe = (lastEventId: string) => {
     unsubscribe(); // a retried load starts over from its own snapshot
     access.granted();
@@ -57,12 +63,8 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
           if (queue.push(data) === 1) setTimeout(flush, 0);
         },
         onError(err) {
-          if (isUnauthorized(err)) {
-            // The token stopped being accepted (the server's tokens changed): ask again.
-            forget();
-            access.unauthorized();
-            return;
-          }
+          // The token stopped being accepted (the server's tokens changed): ask again.
+          if (isUnauthorized(err)) return refused();
           setError(`Live updates stopped: ${err.message}. Reload the page to resume.`);
         },
       },
@@ -77,10 +79,7 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
       await store.load(subscribe);
     } catch (err) {
       // The store shows other errors with a retry button.
-      if (isUnauthorized(err)) {
-        forget();
-        access.unauthorized();
-      }
+      if (isUnauthorized(err)) refused();
     }
   };
   void start();
@@ -89,6 +88,8 @@ export function startLiveSync(store: OrdersStore, feed: Feed, connection: Connec
   return {
     error,
     retry: () => void start(),
+    /** A call was refused UNAUTHORIZED: the token in use is no longer good. */
+    refused,
     /** Forgets what is shown and starts over with `token` (null: signs out). */
     switchToken(token: string | null) {
       forget();
