@@ -39,7 +39,9 @@ export type ServerEnv = { DATABASE_URL?: string; DATA_DIR?: string };
 export async function startServer(env: ServerEnv, deadlineMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const spawned = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('server', 'main.ts')], {
+  // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join('server', 'main.ts')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -12,7 +12,7 @@ import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/pr
 import { orderHistory, readEventsAfter } from '../db/events.ts';
 import { createOrders, deleteOrder, getOrder, listOrders, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
-import { waitForRoom } from '../trpc/backpressure.ts';
+import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
 export const ordersRouter = router({
@@ -61,7 +61,7 @@ export const ordersRouter = router({
       const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
       const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort });
       for await (const event of events) {
-        await waitForRoom(ctx.socket, abort);
+        if (ctx.socket && ctx.socket.bufferedAmount > MAX_BUFFERED_BYTES) await waitForRoom(ctx.socket, abort);
         yield tracked(event.id, event);
       }
     } finally {
