@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { coalesceWrites } from './coalesce-writes.ts';
 import { createRestHandler } from './rest/orders.ts';
 import { sendJson } from './rest/http.ts';
 import { appRouter } from './routers/app.ts';
@@ -101,6 +102,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
       return refuse(socket, '429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      coalesceWrites(ws);
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
       ws.once('close', () => {
         const left = (connectionsByAddress.get(address) ?? 1) - 1;

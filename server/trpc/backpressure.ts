@@ -6,9 +6,10 @@ import type { Outbound } from './context.ts';
  * sends whatever the generator yields at once, so without this a client that stops reading
  * would have every event buffered in server memory. Waiting here instead stops the pull
  * from the hub; the hub then drops the subscriber's queue (bounded) and it resumes from the
- * log when the client reads again.
+ * log when the client reads again. The limit is per socket, so it is kept small: 5,000
+ * stalled clients may cost 5,000 times this much.
  */
-export const MAX_BUFFERED_BYTES = 1024 * 1024;
+export const MAX_BUFFERED_BYTES = 256 * 1024;
 
 const OPEN = 1;
 
