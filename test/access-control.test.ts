@@ -3,6 +3,7 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import type { AppRouter } from '../server/routers/app.ts';
+import { rowCounts } from './support/row-counts.ts';
 import { testWithServer, type Client } from './support/server.ts';
 import { record } from './support/subscriber.ts';
 
@@ -27,10 +28,7 @@ function everyMutation(client: Client, id: string) {
   };
 }
 
-async function eventCount(server: { sql: import('postgres').Sql }) {
-  const [{ n }] = await server.sql<[{ n: number }]>`select count(*)::int as n from order_events`;
-  return n;
-}
+const eventCount = async (server: { sql: Parameters<typeof rowCounts>[0] }) => (await rowCounts(server.sql)).events;
 
 describe('access control with tokens', () => {
   test('no token or an unknown one: UNAUTHORIZED over HTTP and WebSocket, 401 over REST', async ({ server }) => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
+import { rowCounts } from './support/row-counts.ts';
 import { test } from './support/server.ts';
 
 // Random, malformed, oversized and hostile input at every procedure and route: never a 500,
@@ -48,7 +49,7 @@ const input = fc.oneof(
 
 describe('fuzzing', () => {
   test('tRPC procedures: random input never gets a 500, and a refused call writes nothing', async ({ server }) => {
-    const count = async () => (await server.sql<[{ n: number }]>`select count(*)::int as n from order_events`)[0].n;
+    const count = async () => (await rowCounts(server.sql)).events;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...QUERIES, ...MUTATIONS), input, async (path, body) => {
         const before = await count();
@@ -74,7 +75,7 @@ describe('fuzzing', () => {
   });
 
   test('REST routes: random bodies, ids and methods never get a 500, and a refused call writes nothing', async ({ server }) => {
-    const count = async () => (await server.sql<[{ n: number }]>`select count(*)::int as n from order_events`)[0].n;
+    const count = async () => (await rowCounts(server.sql)).events;
     const body = fc.oneof(
       anything.map((v) => JSON.stringify(v)),
       fc.string({ maxLength: 50 }),

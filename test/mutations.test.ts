@@ -2,13 +2,10 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect } from 'vitest';
 import type { AppRouter } from '../server/routers/app.ts';
 import type { TestServer } from './support/server.ts';
+import { rowCounts } from './support/row-counts.ts';
 import { test } from './support/server.ts';
 
-async function counts(server: TestServer) {
-  const [row] = await server.sql<{ orders: string; events: string }[]>`
-    select (select count(*) from orders) as orders, (select count(*) from order_events) as events`;
-  return { orders: Number(row!.orders), events: Number(row!.events) };
-}
+const counts = (server: TestServer) => rowCounts(server.sql);
 
 /** The error a call fails with (the test fails if it does not fail). */
 async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, vi } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { testWithServer, type TestServer } from '../support/server.ts';
+import { testWithServer } from '../support/server.ts';
+import { rowCounts } from '../support/row-counts.ts';
 import { launchBrowser, liveStatus, openWatchedPage, row } from './browser.ts';
 
 const WRITER = 'till-writes-0123456789abcdef';
@@ -15,11 +16,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-const counts = async (sql: TestServer['sql']) => {
-  const [c] = await sql<[{ orders: number; events: number }]>`
-    select (select count(*)::int from orders) as orders, (select count(*)::int from order_events) as events`;
-  return c;
-};
+const counts = rowCounts;
 
 const signInForm = (page: Page) => page.getByRole('region', { name: 'Sign in' });
 const tokenInput = (page: Page) => page.getByLabel('Access token');

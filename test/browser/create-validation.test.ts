@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { test, type TestServer } from '../support/server.ts';
+import { test } from '../support/server.ts';
+import { rowCounts } from '../support/row-counts.ts';
 import { launchBrowser, openLivePage, row } from './browser.ts';
 
 let browser: Browser;
@@ -11,11 +12,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-const counts = async (sql: TestServer['sql']) => {
-  const [c] = await sql<[{ orders: number; events: number }]>`
-    select (select count(*)::int from orders) as orders, (select count(*)::int from order_events) as events`;
-  return c;
-};
+const counts = rowCounts;
 
 describe('creating an order', () => {
   test("shows the server's validation messages at the fields and writes nothing", async ({ server }) => {
