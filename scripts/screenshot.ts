@@ -16,7 +16,7 @@ import { startApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
 import type { AppRouter } from '../server/routers/app.ts';
-import type { OrderStatus } from '../shared/orders.ts';
+import type { OrderStatus } from '../shared/order-status.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

@@ -6,11 +6,9 @@ import {
   MAX_NAME_LENGTH,
   MAX_PAGE_SIZE,
 } from './protocol.ts';
+import { ORDER_STATUSES, type OrderStatus } from './order-status.ts';
 
-/** Every status an order can have, in the order a shop moves through them. */
-export const ORDER_STATUSES = ['pending', 'confirmed', 'shipped', 'delivered', 'cancelled'] as const;
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
-export type OrderStatus = z.infer<typeof orderStatusSchema>;
 
 const MAX_BIGINT = 9223372036854775807n;
 // zod runs every check even after the regex failed, so this must not throw on non-digits.

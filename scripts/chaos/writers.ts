@@ -2,7 +2,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import postgres from 'postgres';
 import type { AppRouter } from '../../server/routers/app.ts';
 import { sleep } from '../../server/retry.ts';
-import { ORDER_STATUSES } from '../../shared/orders.ts';
+import { ORDER_STATUSES } from '../../shared/order-status.ts';
 import type { Random } from './random.ts';
 
 export type WriteCounts = {

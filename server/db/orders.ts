@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import type {
-  CreateOrderInput,
-  Order,
-  OrderStatus,
-  UpdateOrderInput,
-} from '../../shared/orders.ts';
+import type { OrderStatus } from '../../shared/order-status.ts';
+import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/orders.ts';
 import type { Database, Executor, Transaction } from './client.ts';
 import { lastEventPosition, lastKnownOrder } from './events.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';

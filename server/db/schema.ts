@@ -11,7 +11,8 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
-import { ORDER_STATUSES, type Order, type OrderChanges } from '../../shared/orders.ts';
+import { type Order, type OrderChanges } from '../../shared/orders.ts';
+import { ORDER_STATUSES } from '../../shared/order-status.ts';
 import { MAX_NAME_LENGTH } from '../../shared/protocol.ts';
 
 export const orderStatus = pgEnum('order_status', ORDER_STATUSES);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { EventFilter, OrderEvent, OrderStatus } from '../../shared/orders.ts';
+import type { EventFilter, OrderEvent } from '../../shared/orders.ts';
+import type { OrderStatus } from '../../shared/order-status.ts';
 import { matchesFilter } from '../../shared/orders.ts';
 import { EventHub } from './hub.ts';
 import { streamEvents } from './stream.ts';

@@ -1,5 +1,6 @@
 import { createSignal, Show } from 'solid-js';
-import type { Order, OrderStatus } from '../../shared/orders.ts';
+import type { Order } from '../../shared/orders.ts';
+import type { OrderStatus } from '../../shared/order-status.ts';
 import { ActivityFeed } from './components/activity-feed.tsx';
 import { ConfirmDelete } from './components/confirm-delete.tsx';
 import { ConnectionBadge } from './components/connection-badge.tsx';

@@ -1,5 +1,6 @@
 import { createSignal } from 'solid-js';
-import type { Order, OrderStatus } from '../../../shared/orders.ts';
+import type { Order } from '../../../shared/orders.ts';
+import type { OrderStatus } from '../../../shared/order-status.ts';
 import { formatDateTime, formatWhen } from '../lib/describe.ts';
 import type { RowMark } from '../stores/orders.ts';
 

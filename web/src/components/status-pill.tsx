@@ -1,4 +1,4 @@
-import type { OrderStatus } from '../../../shared/orders.ts';
+import type { OrderStatus } from '../../../shared/order-status.ts';
 
 /** Capitalised status words, shared by every control that shows one. */
 export const STATUS_LABELS: Record<OrderStatus, string> = {

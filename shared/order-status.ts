@@ -1,0 +1,7 @@
+/**
+ * Every status an order can have, in the order a shop moves through them. Kept apart from the
+ * zod schemas in orders.ts so the page can import the list without bundling zod.
+ */
+export const ORDER_STATUSES = ['pending', 'confirmed', 'shipped', 'delivered', 'cancelled'] as const;
+
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
