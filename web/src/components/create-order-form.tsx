@@ -1,7 +1,6 @@
 import { createSignal, For, Show, type JSX } from 'solid-js';
 import type { Order } from '../../../shared/orders.ts';
-import type { OrderStatus } from '../../../shared/order-status.ts';
-import { ORDER_STATUSES } from '../../../shared/order-status.ts';
+import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
 import { isForbidden, READ_ONLY_MESSAGE, toUserError, type FieldErrors } from '../lib/errors.ts';
 import { trpc } from '../lib/trpc.ts';
 import { STATUS_LABELS } from './status-pill.tsx';

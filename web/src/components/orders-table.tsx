@@ -1,6 +1,5 @@
 import { For, Show } from 'solid-js';
-import type { OrderStatus } from '../../../shared/order-status.ts';
-import { ORDER_STATUSES } from '../../../shared/order-status.ts';
+import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
 import type { OrderView, SortColumn } from '../stores/order-view.ts';
 import { PAGE_ROWS } from '../stores/order-view.ts';
 import type { OrdersStore } from '../stores/orders.ts';

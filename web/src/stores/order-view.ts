@@ -1,7 +1,6 @@
 import { createMemo, createSignal, type Accessor } from 'solid-js';
 import type { Order } from '../../../shared/orders.ts';
-import type { OrderStatus } from '../../../shared/order-status.ts';
-import { ORDER_STATUSES } from '../../../shared/order-status.ts';
+import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
 import { idSortKey } from '../lib/positions.ts';
 
 export type SortColumn = 'id' | 'customerName' | 'productName' | 'status' | 'version' | 'updatedAt';
