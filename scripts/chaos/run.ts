@@ -128,6 +128,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         `subscriber  ${fmt({ name: s.name, kind: s.kind, filter, expected: expected.length, delivered: s.ids.length, missing, duplicated, out_of_order: outOfOrder, unexpected, server_errors: s.problems.length, client_retries: s.clientRetries })}  ${good ? 'ok' : 'FAIL'}`,
       );
       for (const p of s.problems.slice(0, 3)) say(`            ${s.name}: ${p}`);
+      const strays = s.ids.filter((id) => !expectedSet.has(id)).slice(0, 3);
+      if (strays.length > 0) {
+        const rows = await check<LogRow[]>`select id::text, order_id::text, "order", type from order_events where id = any(${strays}::bigint[])`;
+        say(`            ${s.name}: not expected: ${strays.join(', ')} (start ${start}; in the log: ${rows.map((r) => `${r.id} ${r.type} order ${r.order_id}`).join(', ') || 'none'})`);
+      }
       await s.stop();
     }
 
