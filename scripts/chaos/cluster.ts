@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { appendFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ export class Node {
     readonly index: number,
     readonly port: number,
     private readonly databaseUrl: string,
+    /** every line the process writes, across restarts, for a look after a failed run */
+    readonly logFile: string,
   ) {}
 
   get url(): string {
@@ -52,6 +55,7 @@ export class Node {
       const keep = (chunk: Buffer) => {
         this.#output.push(String(chunk));
         if (this.#output.length > 50) this.#output.shift();
+        appendFileSync(this.logFile, chunk);
       };
       child.stdout!.on('data', keep);
       child.stderr!.on('data', keep);
@@ -110,7 +114,7 @@ export class Cluster {
     const database = await startEmbeddedPostgres(dir, log, PG_FLAGS);
     await migrateDatabase(database.url);
     const ports = await Promise.all(Array.from({ length: nodeCount }, freePort));
-    const nodes = ports.map((port, i) => new Node(i, port, database.url));
+    const nodes = ports.map((port, i) => new Node(i, port, database.url, path.join(dir, `node-${i}.log`)));
     const cluster = new Cluster(dir, database, nodes);
     try {
       await Promise.all(nodes.map((n) => n.start()));
@@ -119,6 +123,11 @@ export class Cluster {
       throw err;
     }
     return cluster;
+  }
+
+  /** Where the database and the nodes' logs are. */
+  get directory(): string {
+    return this.dir;
   }
 
   get databaseUrl(): string {

@@ -169,7 +169,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     say(`harness     FAIL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   } finally {
     if (!ok && process.env.CHAOS_KEEP_DATABASE) {
-      say(`kept        the database for a look: ${cluster.databaseUrl} (stop it with kill; its data is in a temp dir)`);
+      say(`kept        the database and node logs for a look in ${cluster.directory} (the database stops when this process exits)`);
       await Promise.all(cluster.nodes.map((n) => n.kill()));
     } else {
       await cluster.close();
