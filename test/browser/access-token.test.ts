@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, vi } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, vi } from 'vitest';
+import type { Page } from 'playwright-core';
 import { testWithServer } from '../support/server.ts';
 import { rowCounts } from '../support/row-counts.ts';
-import { launchBrowser, liveStatus, openWatchedPage, row } from './browser.ts';
+import { useBrowser, liveStatus, openWatchedPage, row } from './browser.ts';
 
 const WRITER = 'till-writes-0123456789abcdef';
 const READER = 'rita-reads-0123456789abcdef';
 const test = testWithServer({ AUTH_TOKENS: `till:writer:${WRITER},rita:reader:${READER}` });
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 const counts = rowCounts;
 
@@ -43,7 +37,7 @@ const storage = (page: Page) =>
 
 describe('a server that requires access tokens', () => {
   test('asks for a token, refuses a wrong one, lets a writer change and a reader only watch', async ({ server }) => {
-    const { page, cspViolations } = await openWatchedPage(browser);
+    const { page, cspViolations } = await openWatchedPage(browser());
     await page.goto(server.url);
 
     // No token yet: the sign-in form, and no orders.

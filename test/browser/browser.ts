@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type postgres from 'postgres';
 
@@ -77,3 +78,18 @@ export async function databaseRows(sql: postgres.Sql): Promise<Row[]> {
 }
 
 export const row = (page: Page, id: string) => page.locator(`[data-testid="order-row"][data-order-id="${id}"]`);
+
+/** One browser for the test file: launched before its tests, closed after them. */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('the browser is not launched yet');
+    return browser;
+  };
+}

@@ -1,22 +1,15 @@
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect } from 'vitest';
 import { test } from '../support/server.ts';
 import { rowCounts } from '../support/row-counts.ts';
-import { launchBrowser, openLivePage, row } from './browser.ts';
+import { useBrowser, openLivePage, row } from './browser.ts';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 const counts = rowCounts;
 
 describe('creating an order', () => {
   test("shows the server's validation messages at the fields and writes nothing", async ({ server }) => {
-    const { page } = await openLivePage(browser, server.url);
+    const { page } = await openLivePage(browser(), server.url);
     const customer = page.getByRole('textbox', { name: 'Customer' });
     const product = page.getByRole('textbox', { name: 'Product' });
     const create = page.getByRole('button', { name: 'Create order' });

@@ -1,22 +1,15 @@
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect } from 'vitest';
 import { test } from '../support/server.ts';
-import { launchBrowser, liveStatus, openWatchedPage, row } from './browser.ts';
+import { useBrowser, liveStatus, openWatchedPage, row } from './browser.ts';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('Content-Security-Policy', () => {
   test("the page loads and works under the server's policy without a single violation", async ({ server }) => {
     const response = await fetch(server.url);
     expect(response.headers.get('content-security-policy')).toContain("style-src 'self'");
 
-    const { page, cspViolations } = await openWatchedPage(browser);
+    const { page, cspViolations } = await openWatchedPage(browser());
     await page.goto(server.url);
     await liveStatus(page).waitFor();
     await page.getByTestId('orders-count').filter({ hasNotText: 'Loading' }).waitFor();

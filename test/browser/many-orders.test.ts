@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect } from 'vitest';
+import type { Page } from 'playwright-core';
 import { test } from '../support/server.ts';
-import { launchBrowser, openLivePage, pageRows, row } from './browser.ts';
+import { useBrowser, openLivePage, pageRows, row } from './browser.ts';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Runs `action` in the page and times it until the next frame has been painted. */
 function timeInPage(page: Page, action: string): Promise<number> {
@@ -34,7 +28,7 @@ describe('5,000 orders', () => {
     }
 
     const started = performance.now();
-    const { page } = await openLivePage(browser, server.url);
+    const { page } = await openLivePage(browser(), server.url);
     await page.getByTestId('orders-count').filter({ hasText: '5,000 orders' }).waitFor();
     const load = performance.now() - started;
     // Only the first rows are in the DOM; the rest are a click away.

@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, vi } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, vi } from 'vitest';
 import { test } from '../support/server.ts';
-import { databaseRows, launchBrowser, liveStatus, openLivePage, pageRows, row } from './browser.ts';
+import { databaseRows, useBrowser, liveStatus, openLivePage, pageRows, row } from './browser.ts';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('a page whose connection drops', () => {
   test('reconnects by itself, catches up exactly the changes it missed, and says how many', async ({ server }) => {
@@ -17,7 +10,7 @@ describe('a page whose connection drops', () => {
     const seeded = await client.orders.createMany.mutate({
       orders: Array.from({ length: 60 }, (_, i) => ({ customerName: `Customer ${i}`, productName: `Product ${i % 13}` })),
     });
-    const { context, page } = await openLivePage(browser, server.url);
+    const { context, page } = await openLivePage(browser(), server.url);
     await vi.waitFor(async () => expect(await pageRows(page)).toHaveLength(60));
     const [{ head }] = await server.sql<[{ head: string }]>`select coalesce(max(id), 0)::text as head from order_events`;
 

@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, vi } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, vi } from 'vitest';
+import type { Page } from 'playwright-core';
 import { test } from '../support/server.ts';
-import { databaseRows, launchBrowser, openLivePage, pageRows, row } from './browser.ts';
+import { databaseRows, useBrowser, openLivePage, pageRows, row } from './browser.ts';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Waits until the page shows exactly what the database holds. */
 async function expectMatchesDatabase(page: Page, sql: Parameters<typeof databaseRows>[0]) {
@@ -18,8 +12,8 @@ async function expectMatchesDatabase(page: Page, sql: Parameters<typeof database
 
 describe('two pages watching the same orders', () => {
   test('a change made anywhere shows up on both pages, in place', async ({ server }) => {
-    const { page: a } = await openLivePage(browser, server.url);
-    const { page: b } = await openLivePage(browser, server.url);
+    const { page: a } = await openLivePage(browser(), server.url);
+    const { page: b } = await openLivePage(browser(), server.url);
 
     // Created in page A: appears in page B.
     await a.locator('#create-customerName').fill('Ada Lovelace');
