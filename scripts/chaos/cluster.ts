@@ -100,6 +100,13 @@ export class Node {
   }
 }
 
+const running = new Set<Cluster>();
+
+/** Stops every cluster still running: for Ctrl-C, so no node or database outlives the harness. */
+export async function closeAllClusters(): Promise<void> {
+  await Promise.all([...running].map((c) => c.close()));
+}
+
 /** A database and several server nodes sharing it. */
 export class Cluster {
   private constructor(
@@ -116,6 +123,7 @@ export class Cluster {
     const ports = await Promise.all(Array.from({ length: nodeCount }, freePort));
     const nodes = ports.map((port, i) => new Node(i, port, database.url, path.join(dir, `node-${i}.log`)));
     const cluster = new Cluster(dir, database, nodes);
+    running.add(cluster);
     try {
       await Promise.all(nodes.map((n) => n.start()));
     } catch (err) {
@@ -150,6 +158,7 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
+    running.delete(this);
     await Promise.all(this.nodes.map((n) => n.kill()));
     await this.database.stop().catch(() => {});
     await rm(this.dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from './faults.ts';
+import { closeAllClusters } from './cluster.ts';
 import { runChaos } from './run.ts';
 
 const { values } = parseArgs({
@@ -31,6 +32,13 @@ const unknown = faults.filter((f) => !FAULT_KINDS.includes(f));
 if (unknown.length > 0) {
   console.error(`unknown fault kind(s): ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
   process.exit(2);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`chaos: ${signal}, stopping the nodes and the database`);
+    void closeAllClusters().finally(() => process.exit(130));
+  });
 }
 
 const result = await runChaos({ seconds, nodes, seed, faultEveryMs, faults, quietDeadlineMs: 60_000, print: (l) => console.log(l) });
