@@ -19,7 +19,7 @@ export function toOrder(row: OrderRow): Order {
   };
 }
 
-function notFound(id: string, cause?: unknown): TRPCError {
+export function notFound(id: string, cause?: unknown): TRPCError {
   return new TRPCError({ code: 'NOT_FOUND', message: `order ${id} not found`, cause });
 }
 

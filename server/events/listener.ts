@@ -75,11 +75,6 @@ export class ChangeListener {
     return this.#state;
   }
 
-  /** Position of the last event handed to the hub. */
-  get position(): string {
-    return this.#hub.position;
-  }
-
   #stopped(): boolean {
     return this.#state === 'stopped';
   }

@@ -10,7 +10,7 @@ import {
 } from '../../shared/orders.ts';
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventsAfter } from '../db/events.ts';
-import { createOrders, deleteOrder, getOrder, listOrders, updateOrder, writeAs } from '../db/orders.ts';
+import { createOrders, deleteOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
 import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
@@ -39,7 +39,7 @@ export const ordersRouter = router({
 
   history: readProcedure.input(orderByIdInput).query(async ({ ctx, input }) => {
     const events = await orderHistory(ctx.db, input.id);
-    if (events.length === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `order ${input.id} not found` });
+    if (events.length === 0) throw notFound(input.id);
     return events;
   }),
 
