@@ -2,19 +2,6 @@ import postgres from 'postgres';
 import { describe, expect, vi } from 'vitest';
 import { test } from './support/server.ts';
 
-/** Resolves `true` if the promise settles within `ms`, `false` if it is still pending then. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const pending = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  const settled = promise.then(
-    () => true as const,
-    () => true as const,
-  );
-  const result = await Promise.race([settled, pending]);
-  clearTimeout(timer);
-  return result;
-}
-
 // Positions follow commit order: once a reader has seen N, nothing below N appears later.
 // Two connections drive the interleaving step by step.
 describe('event positions follow commit order', () => {
@@ -58,10 +45,18 @@ describe('event positions follow commit order', () => {
 
       await second`begin`;
       await second`insert into orders (customer_name, product_name) values ('second', 'y')`;
-      const secondCommit = second`commit`.then(() => 'committed');
+      let committed = false;
+      const secondCommit = second`commit`.then(() => {
+        committed = true;
+        return 'committed';
+      });
 
-      // The second commit cannot complete: a position below its own is not visible yet.
-      expect(await settlesWithin(secondCommit, 300)).toBe(false);
+      // The second commit cannot complete: it waits on the position lock, because a position
+      // below its own is not visible yet.
+      await expect
+        .poll(async () => (await server.sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory' and datname = current_database()`).length, { timeout: 10_000 })
+        .toBe(1);
+      expect(committed).toBe(false);
       expect(await server.logAfter(start)).toEqual([]);
 
       await first`commit`;
