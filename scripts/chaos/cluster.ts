@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,13 +13,28 @@ import { sleep } from '../../server/retry.ts';
 const log = createLogger('silent');
 const PG_FLAGS = ['-c', 'max_connections=200'];
 
+/**
+ * A free loopback port below the kernel's ephemeral range. A killed node, or the stopped
+ * database, keeps its port until it comes back; a port the kernel hands out for `listen(0)`
+ * could meanwhile be given to another process (a test run's server, say), and subscribers
+ * would talk to a stranger. Ports outside that range are never handed out that way.
+ */
 async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const high = Math.min(ephemeralLow ?? 32768, 32768);
+  const low = high - 12_000;
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
 }
 
 /** One server process; it keeps its port across restarts so clients can find it again. */
@@ -118,7 +133,7 @@ export class Cluster {
   static async start(nodeCount: number): Promise<Cluster> {
     const dir = await mkdtemp(path.join(tmpdir(), 'live-orders-chaos-'));
     await chmod(dir, 0o755);
-    const database = await startEmbeddedPostgres(dir, log, PG_FLAGS);
+    const database = await startEmbeddedPostgres(dir, log, PG_FLAGS, await freePort());
     await migrateDatabase(database.url);
     const ports = await Promise.all(Array.from({ length: nodeCount }, freePort));
     const nodes = ports.map((port, i) => new Node(i, port, database.url, path.join(dir, `node-${i}.log`)));

@@ -93,10 +93,19 @@ export class ChaosSubscriber {
     this.#client = undefined;
   }
 
-  /** The 'resume' fault: go away, come back on another node with the saved id. */
-  async resume(): Promise<void> {
-    await this.stop();
-    this.start();
+  #resuming: Promise<void> | undefined;
+
+  /**
+   * The 'resume' fault, and the answer to an error: go away, come back on another node with
+   * the saved id. A fault and an error can ask at the same moment; they share one resume, as
+   * two would each start a client and every event would arrive twice.
+   */
+  resume(): Promise<void> {
+    this.#resuming ??= (async () => {
+      await this.stop();
+      this.start();
+    })().finally(() => (this.#resuming = undefined));
+    return this.#resuming;
   }
 
   #restart(): void {
