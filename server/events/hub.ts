@@ -39,10 +39,14 @@ export class EventHub {
   }
 }
 
+/** Takes a published batch at once; false when it could not take all of it (an overflow). */
+export type Deliver = (events: readonly OrderEvent[]) => boolean;
+
 export class HubSubscriber {
   #queue: OrderEvent[] = [];
   #overflowed = false;
   #wake: (() => void) | undefined;
+  #deliver: Deliver | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -54,7 +58,18 @@ export class HubSubscriber {
   }
 
   push(events: readonly OrderEvent[]): void {
-    if (!this.#overflowed) {
+    if (this.#deliver) {
+      let took = false;
+      try {
+        took = this.#deliver(events);
+      } catch {
+        // Counted as an overflow: the subscriber re-reads from the log, where a lasting
+        // problem surfaces as its own error instead of breaking publish for everyone.
+      }
+      if (took) return;
+      this.#deliver = undefined;
+      this.#overflowed = true;
+    } else if (!this.#overflowed) {
       if (this.#queue.length + events.length > this.capacity) {
         this.#queue = [];
         this.#overflowed = true;
@@ -63,6 +78,19 @@ export class HubSubscriber {
       }
     }
     this.#wake?.();
+  }
+
+  /**
+   * From now on each published batch goes to `deliver` as it is published, instead of into
+   * the queue, until it returns false (then the subscriber is overflowed and woken) or
+   * `detach()`. The queue must be empty: the caller has taken it.
+   */
+  attach(deliver: Deliver): void {
+    this.#deliver = deliver;
+  }
+
+  detach(): void {
+    this.#deliver = undefined;
   }
 
   /** Everything queued so far, oldest first; the queue starts again empty. */

@@ -97,4 +97,64 @@ describe('streamEvents', () => {
     expect(await live).toEqual(['5']);
     abort.abort();
   });
+
+  test('through an outlet: yields until it is ready, then sends, live as published, and falls back to the log when the socket is full', async () => {
+    const log = memoryLog();
+    for (let i = 1; i <= 5; i++) log.committed.push(event(i, i % 2 ? 'shipped' : 'pending'));
+    const hub = new EventHub('5');
+    const abort = new AbortController();
+    const sent: string[] = [];
+    let room = true;
+    let waiting: (() => void) | undefined;
+    const outlet = {
+      ready: false,
+      hasRoom: () => room,
+      send: (e: OrderEvent) => void sent.push(e.id),
+      waitForRoom: () => new Promise<void>((resolve) => (waiting = resolve)),
+    };
+    const filter = { status: 'shipped' } as const;
+    const stream = streamEvents(hub, log.readLog, 2, { after: '0', filter, signal: abort.signal, outlet });
+
+    // The first event is yielded (that is how the outlet learns its request id) ...
+    expect((await stream.next()).value?.id).toBe('1');
+    outlet.ready = true;
+    const rest = stream.next(); // ... and the generator never yields again: it sends.
+    const publish = (from: number, to: number, status: OrderStatus = 'shipped') => {
+      const events = Array.from({ length: to - from + 1 }, (_, i) => event(from + i, status));
+      log.committed.push(...events);
+      hub.publish(events);
+    };
+    await until(() => sent.length === 2);
+    expect(sent).toEqual(['3', '5']); // the rest of the replay, filtered
+
+    publish(6, 7);
+    expect(sent).toEqual(['3', '5', '6', '7']); // sent as published, synchronously
+
+    // The socket fills up: events published meanwhile are not sent, but read from the log
+    // once there is room again, and nothing is sent twice.
+    room = false;
+    publish(8, 9);
+    publish(10, 10, 'pending');
+    publish(11, 12);
+    expect(sent).toEqual(['3', '5', '6', '7']);
+    await until(() => waiting !== undefined);
+    room = true;
+    waiting!();
+    await until(() => sent.length === 8);
+    publish(13, 13);
+    expect(sent).toEqual(['3', '5', '6', '7', '8', '9', '11', '12', '13']);
+
+    abort.abort();
+    expect((await rest).done).toBe(true);
+    expect(hub.subscriberCount).toBe(0);
+  });
 });
+
+/** Waits for a condition the stream reaches through promises, with a deadline. */
+async function until(condition: () => boolean, deadlineMs = 2_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

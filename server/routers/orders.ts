@@ -7,6 +7,7 @@ import {
   onChangeInput,
   orderByIdInput,
   updateOrderInput,
+  type OrderEvent,
 } from '../../shared/orders.ts';
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventsAfter } from '../db/events.ts';
@@ -14,6 +15,7 @@ import { createOrders, deleteOrder, getOrder, listOrders, notFound, updateOrder,
 import { streamEvents } from '../events/stream.ts';
 import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
+import { SubscriptionOutlet } from '../trpc/subscription-outlet.ts';
 
 export const ordersRouter = router({
   list: readProcedure.input(listOrdersInput).query(({ ctx, input }) => listOrders(ctx.db, input)),
@@ -59,10 +61,13 @@ export const ordersRouter = router({
       const { lastEventId, ...filter } = input;
       const abort = signal ?? new AbortController().signal;
       const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
-      const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort });
+      // Over WebSocket, events go through tRPC only until the outlet knows its request id.
+      const outlet = ctx.socket && new SubscriptionOutlet(ctx.socket);
+      const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort, outlet });
       for await (const event of events) {
         if (ctx.socket && ctx.socket.bufferedAmount > MAX_BUFFERED_BYTES) await waitForRoom(ctx.socket, abort);
-        yield tracked(event.id, event);
+        // A tagged event is encoded as the event itself (event-encoder.ts).
+        yield tracked(event.id, outlet ? (outlet.tag(event) as unknown as OrderEvent) : event);
       }
     } finally {
       ctx.subscriptions.open--;

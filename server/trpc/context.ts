@@ -14,8 +14,12 @@ export type Services = {
   writeLimiter: RateLimiter;
 };
 
-/** The slice of a WebSocket a subscription needs to respect backpressure. */
-export type Outbound = { readonly bufferedAmount: number; readonly readyState: number };
+/** The slice of a WebSocket a subscription needs: backpressure, and writing its own frames. */
+export type Outbound = {
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  send(data: Buffer, options: { binary: boolean }): void;
+};
 
 export type Context = Services & {
   /** The caller, or undefined when a token was required and missing or unknown. */

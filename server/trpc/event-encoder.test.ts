@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { eventEncoder } from './event-encoder.ts';
+import { SubscriptionOutlet } from './subscription-outlet.ts';
 
 const event = { id: '7', type: 'created', orderId: '3', order: { id: '3', customerName: 'Ünïcode "quoted" \\ </script>' }, actor: 'a', at: 'now' };
 
@@ -19,5 +20,22 @@ describe('eventEncoder', () => {
     for (const message of [{ id: 1, result: { type: 'started' } }, { id: 2, error: { code: -32600, message: 'x' } }, { id: 3, result: { type: 'data', data: 5 } }]) {
       expect(eventEncoder.encode(message)).toBe(JSON.stringify(message));
     }
+  });
+
+  test('a tagged event is encoded as the event, and tells its outlet the request id', () => {
+    const sent: Buffer[] = [];
+    const socket = { bufferedAmount: 0, readyState: 1, send: (data: Buffer) => void sent.push(data) };
+    const outlet = new SubscriptionOutlet(socket);
+    const frame = { id: 4, jsonrpc: '2.0', result: { type: 'data', id: '7', data: { id: '7', data: outlet.tag(event as never) } } };
+    expect(outlet.ready).toBe(false);
+    const encoded = eventEncoder.encode(frame) as string;
+    expect(JSON.parse(encoded)).toEqual({ id: 4, jsonrpc: '2.0', result: { type: 'data', id: '7', data: { id: '7', data: event } } });
+    expect(outlet.ready).toBe(true);
+
+    // What the outlet sends itself is byte for byte what tRPC would have sent.
+    const next = { ...event, id: '8' };
+    outlet.send(next as never);
+    const viaTrpc = eventEncoder.encode({ id: 4, jsonrpc: '2.0', result: { type: 'data', id: '8', data: { id: '8', data: next } } });
+    expect(sent.map(String)).toEqual([viaTrpc]);
   });
 });

@@ -1,8 +1,7 @@
 import { jsonEncoder, type Encoder } from '@trpc/server/adapters/ws';
-
-// Each event object the hub publishes is shared by every subscriber, so its JSON is made
-// once and reused for all of them; the rest of each frame (request id, position) is small.
-const eventJson = new WeakMap<object, string>();
+import type { OrderEvent } from '../../shared/orders.ts';
+import { eventFrameText, requestPrefix } from './event-frames.ts';
+import { TaggedEvent } from './subscription-outlet.ts';
 
 type Frame = {
   id?: unknown;
@@ -11,24 +10,23 @@ type Frame = {
 };
 
 /**
- * tRPC's JSON wire format over WebSocket, with one difference in cost, not in bytes' meaning:
- * a tracked subscription frame `{ id, result: { type: 'data', id, data: { id, data } } }`
- * reuses the serialized event instead of stringifying it per subscriber.
+ * tRPC's JSON wire format over WebSocket, the same bytes at a lower cost: a tracked
+ * subscription frame `{ id, result: { type: 'data', id, data: { id, data } } }` reuses the
+ * event's JSON, made once for all subscribers (event-frames.ts). A tagged event also tells
+ * its subscription's outlet the request id it is answering.
  */
 export const eventEncoder: Encoder = {
   encode(message) {
     const frame = message as Frame;
     const result = frame?.result;
-    const event = result?.type === 'data' && result.id !== undefined ? result.data?.data : undefined;
+    let event = result?.type === 'data' && typeof result.id === 'string' ? result.data?.data : undefined;
     if (event === null || typeof event !== 'object') return jsonEncoder.encode(message);
-    let json = eventJson.get(event);
-    if (json === undefined) {
-      json = JSON.stringify(event);
-      eventJson.set(event, json);
+    const prefix = requestPrefix(frame.id, frame.jsonrpc);
+    if (event instanceof TaggedEvent) {
+      event.outlet.learn(prefix);
+      event = event.event;
     }
-    const jsonrpc = frame.jsonrpc === undefined ? '' : `"jsonrpc":${JSON.stringify(frame.jsonrpc)},`;
-    const position = JSON.stringify(result!.id);
-    return `{"id":${JSON.stringify(frame.id ?? null)},${jsonrpc}"result":{"type":"data","id":${position},"data":{"id":${JSON.stringify(result!.data!.id)},"data":${json}}}}`;
+    return eventFrameText(prefix, result!.id as string, event as OrderEvent);
   },
   decode: jsonEncoder.decode,
 };
