@@ -5,3 +5,6 @@
 export const ORDER_STATUSES = ['pending', 'confirmed', 'shipped', 'delivered', 'cancelled'] as const;
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** What a new order is when its creator names no status. */
+export const DEFAULT_ORDER_STATUS: OrderStatus = 'pending';

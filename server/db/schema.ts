@@ -12,7 +12,7 @@ import {
   timestamp,
 } from 'drizzle-orm/pg-core';
 import { type Order, type OrderChanges } from '../../shared/orders.ts';
-import { ORDER_STATUSES } from '../../shared/order-status.ts';
+import { DEFAULT_ORDER_STATUS, ORDER_STATUSES } from '../../shared/order-status.ts';
 import { MAX_NAME_LENGTH } from '../../shared/protocol.ts';
 
 export const orderStatus = pgEnum('order_status', ORDER_STATUSES);
@@ -30,7 +30,7 @@ export const orders = pgTable(
     id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
     customerName: text('customer_name').notNull(),
     productName: text('product_name').notNull(),
-    status: orderStatus('status').notNull().default('pending'),
+    status: orderStatus('status').notNull().default(DEFAULT_ORDER_STATUS),
     // Owned by the trigger `orders_before_write`: 1 on insert, +1 on each real change.
     version: integer('version').notNull().default(1),
     createdAt: timestampMs('created_at').notNull().defaultNow(),

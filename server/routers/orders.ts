@@ -11,7 +11,7 @@ import {
 } from '../../shared/orders.ts';
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventsAfter } from '../db/events.ts';
-import { createOrders, deleteOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
+import { createOrdersAs, deleteOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
 import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
@@ -23,13 +23,13 @@ export const ordersRouter = router({
   get: readProcedure.input(orderByIdInput).query(({ ctx, input }) => getOrder(ctx.db, input.id)),
 
   create: writeProcedure.input(createOrderInput).mutation(async ({ ctx, input }) => {
-    const [order] = await writeAs(ctx.db, ctx.actor, (tx) => createOrders(tx, [input]));
+    const [order] = await createOrdersAs(ctx.db, ctx.actor, [input]);
     return order!;
   }),
 
   createMany: writeProcedure
     .input(createManyOrdersInput)
-    .mutation(({ ctx, input }) => writeAs(ctx.db, ctx.actor, (tx) => createOrders(tx, input.orders))),
+    .mutation(({ ctx, input }) => createOrdersAs(ctx.db, ctx.actor, input.orders)),
 
   update: writeProcedure
     .input(updateOrderInput)
