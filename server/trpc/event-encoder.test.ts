@@ -37,5 +37,13 @@ describe('eventEncoder', () => {
     outlet.send(next as never);
     const viaTrpc = eventEncoder.encode({ id: 4, jsonrpc: '2.0', result: { type: 'data', id: '8', data: { id: '8', data: next } } });
     expect(sent.map(String)).toEqual([viaTrpc]);
+
+    // Another subscription, another request id: the same event, its own frame.
+    const other = new SubscriptionOutlet(socket);
+    eventEncoder.encode({ id: 9, result: { type: 'data', id: '7', data: { id: '7', data: other.tag(event as never) } } });
+    other.send(next as never);
+    outlet.send(next as never);
+    expect(sent.map((b) => JSON.parse(String(b)).id)).toEqual([4, 9, 4]);
+    expect(sent.every((b) => JSON.parse(String(b)).result.data.data.id === '8')).toBe(true);
   });
 });

@@ -11,13 +11,15 @@ import type { OrderEvent } from '../../shared/orders.ts';
  * requests from 1 on each connection, so most subscribers share a prefix and get the very
  * same bytes.
  */
-type Cached = { json: string; frames: Map<string, Buffer> };
+// Most events meet one prefix only (a replay page is read for one subscriber; live
+// subscribers mostly share id 1), so the first frame is kept in fields, further ones in a Map.
+type Cached = { json: string; prefix?: string; frame?: Buffer; more?: Map<string, Buffer> };
 const cache = new WeakMap<object, Cached>();
 
 function cached(event: OrderEvent): Cached {
   let entry = cache.get(event);
   if (entry === undefined) {
-    entry = { json: JSON.stringify(event), frames: new Map() };
+    entry = { json: JSON.stringify(event) };
     cache.set(event, entry);
   }
   return entry;
@@ -42,10 +44,16 @@ export function eventFrameText(prefix: string, position: string, event: OrderEve
 /** The frame as bytes, shared by every subscriber with the same prefix. */
 export function eventFrame(prefix: string, event: OrderEvent): Buffer {
   const entry = cached(event);
-  let frame = entry.frames.get(prefix);
+  if (entry.prefix === prefix) return entry.frame!;
+  let frame = entry.more?.get(prefix);
   if (frame === undefined) {
     frame = Buffer.from(prefix + body(event.id, entry.json));
-    entry.frames.set(prefix, frame);
+    if (entry.prefix === undefined) {
+      entry.prefix = prefix;
+      entry.frame = frame;
+    } else {
+      (entry.more ??= new Map()).set(prefix, frame);
+    }
   }
   return frame;
 }
