@@ -2,10 +2,12 @@
  * The fan-out baseline: a bare `ws` server on loopback that broadcasts frames shaped and
  * sized like our tRPC events (see wire.ts) to every connected socket, with no database, no
  * tRPC and no per-subscriber work beyond `send`. Each frame is built once and its Buffer sent
- * to every socket, the cheapest a Node fan-out can be. The same subscriber processes measure
- * it as measure us.
+ * to every socket, the cheapest a Node fan-out can be. In a flood, each socket is corked for
+ * the burst, so a burst leaves in one write per socket rather than one per frame (what our
+ * server does per event-loop turn; without it, the baseline measures syscalls, not the
+ * machine). The same subscriber processes measure it as measure us.
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serveCommands } from './child.ts';
 import { now } from './clock.ts';
@@ -31,6 +33,15 @@ function sendToAll(clients: Set<WebSocket>, frame: Buffer): void {
   for (const ws of clients) ws.send(frame);
 }
 
+// `ws` keeps its net.Socket private; it is there for every server-side WebSocket.
+const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+const corkAll = (clients: Set<WebSocket>) => clients.forEach((ws) => socketOf(ws).cork());
+const uncorkAll = (clients: Set<WebSocket>) =>
+  clients.forEach((ws) => {
+    const socket = socketOf(ws);
+    while (socket.writableCorked > 0) socket.uncork();
+  });
+
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -53,13 +64,16 @@ serveCommands({
         const wait = due - now();
         if (wait > 0) await sleep(wait);
       } else if (i % FLOOD_BURST === 0) {
+        uncorkAll(clients);
         await tick();
         while ([...clients].some((ws) => ws.bufferedAmount > MAX_BUFFERED_BYTES)) await sleep(1);
+        corkAll(clients);
       }
       const frame = Buffer.from(baselineFrame(seq, args.frameBytes));
       sentTimes.push([seq, now()]);
       sendToAll(clients, frame);
     }
+    uncorkAll(clients);
     return { sentTimes };
   },
 

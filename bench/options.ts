@@ -80,6 +80,7 @@ export function parseOptions(argv: string[]): Options {
     options: {
       smoke: { type: 'boolean', default: false },
       only: { type: 'string' },
+      subscribers: { type: 'string' },
     },
   });
   const only = values.only === undefined ? [...SCENARIOS] : values.only.split(',').map((s) => s.trim());
@@ -89,5 +90,14 @@ export function parseOptions(argv: string[]): Options {
     }
   }
   const smoke = values.smoke ?? false;
-  return { smoke, only: only as ScenarioName[], sizes: smoke ? SMOKE : FULL };
+  const sizes = { ...(smoke ? SMOKE : FULL) };
+  if (values.subscribers !== undefined) {
+    // --subscribers 1000: one fan-out size only, for working on it.
+    sizes.fanoutSubscribers = values.subscribers.split(',').map((n) => {
+      const count = Number(n);
+      if (!Number.isInteger(count) || count < 1) throw new Error(`--subscribers: "${n}" is not a positive whole number`);
+      return count;
+    });
+  }
+  return { smoke, only: only as ScenarioName[], sizes };
 }
