@@ -1,32 +1,70 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { Outbound } from './trpc/context.ts';
 
 /**
- * Coalesces the frames a WebSocket sends within one turn of the event loop into one write.
+ * How the server writes to its WebSockets: everything written within one turn of the event
+ * loop leaves in one write per socket.
  *
  * When the listener publishes a page of events, each subscription sends them one frame at a
- * time, and `ws` writes each frame to the socket at once: a profile of a flood to 1,000
- * subscribers spent 30% of the server's time in writev. Corking the socket on the first send
- * of a turn and uncorking it after the turn (setImmediate) sends the same bytes in one
- * syscall per socket per turn. A lone frame waits for no more than the end of the turn.
- * `bufferedAmount`, which backpressure reads, counts corked bytes too.
+ * time, and `ws` writes each frame at once: a profile of a flood to 1,000 subscribers spent
+ * 30% of the server's time in writev. Corking a socket on its first write of a turn and
+ * uncorking every corked socket after the turn (one setImmediate for all of them) sends the
+ * same bytes in one syscall per socket per turn. A lone frame waits for no more than the end
+ * of the turn. `bufferedAmount`, which backpressure reads, counts corked bytes too.
  */
+const corked = new Set<Socket>();
+let scheduled = false;
+
+function uncorkAll(): void {
+  scheduled = false;
+  for (const socket of corked) if (!socket.destroyed) socket.uncork();
+  corked.clear();
+}
+
+function corkForThisTurn(socket: Socket): void {
+  if (corked.has(socket) || socket.destroyed) return;
+  socket.cork();
+  corked.add(socket);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(uncorkAll);
+  }
+}
+
+// `ws` keeps its net.Socket private; it is there for every server-side WebSocket.
+const socketOf = (ws: WebSocket) => (ws as unknown as { _socket?: Socket })._socket;
+
+/** Makes every `ws.send` of this WebSocket coalesce with the rest of its turn's writes. */
 export function coalesceWrites(ws: WebSocket): void {
-  // `ws` keeps its net.Socket private; it is there for every server-side WebSocket.
-  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  const socket = socketOf(ws);
   if (!socket) return;
   const send = ws.send.bind(ws) as (...args: unknown[]) => void;
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    if (!socket.destroyed) socket.uncork();
-  };
   ws.send = ((...args: unknown[]) => {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      setImmediate(uncork);
-    }
+    corkForThisTurn(socket);
     send(...args);
   }) as WebSocket['send'];
+}
+
+/**
+ * What a subscription writes to: the WebSocket's backpressure, and a way to write a frame
+ * that is already framed (header included, see event-frames.ts) straight to the TCP socket.
+ * That skips `ws`'s framing per send, which is safe because the server does not compress
+ * (so `ws` never holds frames back) and each write is a whole frame.
+ */
+export function outbound(ws: WebSocket): Outbound {
+  const socket = socketOf(ws);
+  return {
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    get readyState() {
+      return ws.readyState;
+    },
+    writeFrame(frame: Buffer) {
+      if (!socket || ws.readyState !== ws.OPEN) return;
+      corkForThisTurn(socket);
+      socket.write(frame);
+    },
+  };
 }

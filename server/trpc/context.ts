@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../auth/principal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
 import type { EventHub } from '../events/hub.ts';
+import { outbound } from '../coalesce-writes.ts';
 import type { Logger } from '../logger.ts';
 
 /** What procedures run with; built once at start-up and shared by every request. */
@@ -18,7 +20,8 @@ export type Services = {
 export type Outbound = {
   readonly bufferedAmount: number;
   readonly readyState: number;
-  send(data: Buffer, options: { binary: boolean }): void;
+  /** Writes one complete WebSocket frame; dropped once the socket is not open. */
+  writeFrame(frame: Buffer): void;
 };
 
 export type Context = Services & {
@@ -53,8 +56,7 @@ export function createContextFactory(services: Services): (opts: ContextOptions)
       clientAddress: req.socket.remoteAddress ?? 'unknown',
       subscriptions: { open: 0 },
     };
-    const socket = res as Partial<Outbound> | undefined;
-    if (socket && typeof socket.bufferedAmount === 'number') ctx.socket = socket as Outbound;
+    if (res instanceof WebSocket) ctx.socket = outbound(res);
     return ctx;
   };
 }

@@ -24,7 +24,7 @@ describe('eventEncoder', () => {
 
   test('a tagged event is encoded as the event, and tells its outlet the request id', () => {
     const sent: Buffer[] = [];
-    const socket = { bufferedAmount: 0, readyState: 1, send: (data: Buffer) => void sent.push(data) };
+    const socket = { bufferedAmount: 0, readyState: 1, writeFrame: (frame: Buffer) => void sent.push(payloadOf(frame)) };
     const outlet = new SubscriptionOutlet(socket);
     const frame = { id: 4, jsonrpc: '2.0', result: { type: 'data', id: '7', data: { id: '7', data: outlet.tag(event as never) } } };
     expect(outlet.ready).toBe(false);
@@ -46,4 +46,25 @@ describe('eventEncoder', () => {
     expect(sent.map((b) => JSON.parse(String(b)).id)).toEqual([4, 9, 4]);
     expect(sent.every((b) => JSON.parse(String(b)).result.data.data.id === '8')).toBe(true);
   });
+});
+
+/** The payload of one unmasked, final text frame, checking its header on the way (RFC 6455 5.2). */
+function payloadOf(frame: Buffer): Buffer {
+  expect(frame[0]).toBe(0x81);
+  const short = frame[1]!;
+  expect(short & 0x80).toBe(0); // a server never masks
+  const [header, length] = short < 126 ? [2, short] : short === 126 ? [4, frame.readUInt16BE(2)] : [10, Number(frame.readBigUInt64BE(2))];
+  expect(frame.length).toBe(header + length);
+  return frame.subarray(header);
+}
+
+test('frames of every length class carry their payload whole', () => {
+  const sent: Buffer[] = [];
+  const outlet = new SubscriptionOutlet({ bufferedAmount: 0, readyState: 1, writeFrame: (frame) => void sent.push(payloadOf(frame)) });
+  eventEncoder.encode({ id: 1, result: { type: 'data', id: '1', data: { id: '1', data: outlet.tag(event as never) } } });
+  for (const size of [0, 60, 200, 70_000]) {
+    const big = { ...event, id: String(size + 10), actor: 'x'.repeat(size) };
+    outlet.send(big as never);
+    expect(JSON.parse(String(sent.at(-1))).result.data.data).toEqual(big);
+  }
 });

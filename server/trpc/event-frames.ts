@@ -41,13 +41,31 @@ export function eventFrameText(prefix: string, position: string, event: OrderEve
   return prefix + body(position, cached(event).json);
 }
 
-/** The frame as bytes, shared by every subscriber with the same prefix. */
+/** A WebSocket text frame as a server sends it (RFC 6455 5.2: final, unmasked), header included. */
+function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (length < 126) frame[1] = length;
+  else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
+}
+
+/** The whole WebSocket frame, header included, shared by every subscriber with the same prefix. */
 export function eventFrame(prefix: string, event: OrderEvent): Buffer {
   const entry = cached(event);
   if (entry.prefix === prefix) return entry.frame!;
   let frame = entry.more?.get(prefix);
   if (frame === undefined) {
-    frame = Buffer.from(prefix + body(event.id, entry.json));
+    frame = textFrame(prefix + body(event.id, entry.json));
     if (entry.prefix === undefined) {
       entry.prefix = prefix;
       entry.frame = frame;

@@ -3,8 +3,6 @@ import { MAX_BUFFERED_BYTES, waitForRoom } from './backpressure.ts';
 import type { Outbound } from './context.ts';
 import { eventFrame } from './event-frames.ts';
 
-const OPEN = 1;
-
 /**
  * A subscription's own way to its WebSocket, past tRPC's per-message work.
  *
@@ -50,8 +48,7 @@ export class SubscriptionOutlet {
 
   /** Writes the event's frame; a closed socket drops it (tRPC stops the subscription then). */
   send(event: OrderEvent): void {
-    if (this.socket.readyState !== OPEN) return;
-    this.socket.send(eventFrame(this.#prefix!, event), { binary: false });
+    this.socket.writeFrame(eventFrame(this.#prefix!, event));
   }
 }
 
