@@ -101,6 +101,36 @@ describe('orders.onChange', () => {
     expect(byOrder.events.some((e) => e.orderId === c.id)).toBe(false);
   });
 
+  test('many subscriptions on one connection, opened at once and some stopped, each get their own events only', async ({ server }) => {
+    // The server writes subscription frames itself, under request ids it learns from tRPC
+    // (server/trpc/subscription-outlet.ts); a mix-up would show here as foreign events.
+    const writer = server.client();
+    const watcher = server.client();
+    const from = await currentPosition(writer);
+    const watched = await writer.orders.createMany.mutate({
+      orders: Array.from({ length: 12 }, (_, i) => ({ customerName: `watched ${i}`, productName: 'p' })),
+    });
+    const live = watched.map((o) => record(watcher, { orderId: o.id })); // live end: no replay
+    const replaying = watched.map((o) => record(watcher, { lastEventId: from, orderId: o.id }));
+    await Promise.all(replaying.map((r) => r.waitForCount(1)));
+    for (const r of live.slice(0, 6)) r.stop();
+    for (const o of watched) await writer.orders.update.mutate({ id: o.id, status: 'confirmed' });
+    for (const o of watched) await writer.orders.update.mutate({ id: o.id, status: 'shipped' });
+
+    const log = await server.logAfter(from);
+    const of = (id: string) => log.filter((e) => e.orderId === id);
+    await Promise.all(replaying.map((r, i) => r.waitForCount(of(watched[i]!.id).length)));
+    await Promise.all(live.slice(6).map((r) => r.waitForCount(2)));
+    watched.forEach((o, i) => {
+      expect(replaying[i]!.events).toEqual(of(o.id));
+      expect(replaying[i]!.ids).toEqual(of(o.id).map((e) => e.id));
+      // A live-end subscription may or may not see the create, which raced its start.
+      if (i >= 6) expect(live[i]!.events).toEqual(of(o.id).slice(-Math.max(2, live[i]!.events.length)));
+    });
+    // Stopped ones got at most what came before their stop, and never another order's event.
+    live.slice(0, 6).forEach((r, i) => expect(r.events.every((e) => e.orderId === watched[i]!.id)).toBe(true));
+  });
+
   test('resume: a subscriber that was away for 1,000 changes by 4 writers gets exactly those, once, in order', async ({ server }) => {
     const first = server.client();
     const from = await currentPosition(first);

@@ -50,6 +50,10 @@ export const ordersRouter = router({
    * puts the last tracked id it saw into `lastEventId` when it reconnects.
    */
   onChange: readProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
+    // Over WebSocket, events go through tRPC only until the outlet knows its request id;
+    // claiming must come before anything that could await.
+    const outlet = ctx.socket && new SubscriptionOutlet(ctx.socket);
+    outlet?.claimStart();
     if (ctx.subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new TRPCError({
         code: 'TOO_MANY_REQUESTS',
@@ -61,8 +65,6 @@ export const ordersRouter = router({
       const { lastEventId, ...filter } = input;
       const abort = signal ?? new AbortController().signal;
       const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
-      // Over WebSocket, events go through tRPC only until the outlet knows its request id.
-      const outlet = ctx.socket && new SubscriptionOutlet(ctx.socket);
       const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort, outlet });
       for await (const event of events) {
         if (ctx.socket && ctx.socket.bufferedAmount > MAX_BUFFERED_BYTES) await waitForRoom(ctx.socket, abort);

@@ -68,3 +68,32 @@ test('frames of every length class carry their payload whole', () => {
     expect(JSON.parse(String(sent.at(-1))).result.data.data).toEqual(big);
   }
 });
+
+describe('a subscription claiming its request id from the "started" reply', () => {
+  const socket = { bufferedAmount: 0, readyState: 1, writeFrame: () => {} };
+  const started = (id: number) => eventEncoder.encode({ id, result: { type: 'started' } });
+
+  test('takes the one reply encoded in its own synchronous run', () => {
+    started(3);
+    const outlet = new SubscriptionOutlet(socket);
+    outlet.claimStart();
+    expect(outlet.ready).toBe(true);
+    const second = new SubscriptionOutlet(socket);
+    second.claimStart(); // the reply was taken
+    expect(second.ready).toBe(false);
+  });
+
+  test('claims nothing after an await, or when two replies were encoded', async () => {
+    started(4);
+    await Promise.resolve();
+    const late = new SubscriptionOutlet(socket);
+    late.claimStart();
+    expect(late.ready).toBe(false);
+
+    started(5);
+    started(6);
+    const unsure = new SubscriptionOutlet(socket);
+    unsure.claimStart();
+    expect(unsure.ready).toBe(false);
+  });
+});

@@ -1,7 +1,7 @@
 import { jsonEncoder, type Encoder } from '@trpc/server/adapters/ws';
 import type { OrderEvent } from '../../shared/orders.ts';
 import { eventFrameText, requestPrefix } from './event-frames.ts';
-import { TaggedEvent } from './subscription-outlet.ts';
+import { announceStart, TaggedEvent } from './subscription-outlet.ts';
 
 type Frame = {
   id?: unknown;
@@ -12,13 +12,14 @@ type Frame = {
 /**
  * tRPC's JSON wire format over WebSocket, the same bytes at a lower cost: a tracked
  * subscription frame `{ id, result: { type: 'data', id, data: { id, data } } }` reuses the
- * event's JSON, made once for all subscribers (event-frames.ts). A tagged event also tells
- * its subscription's outlet the request id it is answering.
+ * event's JSON, made once for all subscribers (event-frames.ts). "started" replies and tagged
+ * events also tell subscriptions their request ids (subscription-outlet.ts).
  */
 export const eventEncoder: Encoder = {
   encode(message) {
     const frame = message as Frame;
     const result = frame?.result;
+    if (result?.type === 'started') announceStart(requestPrefix(frame.id, frame.jsonrpc));
     let event = result?.type === 'data' && typeof result.id === 'string' ? result.data?.data : undefined;
     if (event === null || typeof event !== 'object') return jsonEncoder.encode(message);
     const prefix = requestPrefix(frame.id, frame.jsonrpc);

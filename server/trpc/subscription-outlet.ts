@@ -12,11 +12,29 @@ import { eventFrame } from './event-frames.ts';
  * frame tRPC would have written (see event-frames.ts), itself, synchronously as the hub
  * publishes.
  *
- * tRPC does not tell a procedure its request id, so the outlet learns it from the encoder:
- * the subscription yields its first event wrapped in `tag()`, the encoder sees the wrapper
- * in the frame tRPC asks it to encode, and hands the outlet the frame's id. Until then (and
- * always, for a client that never gets an event) events go through tRPC as before.
+ * tRPC does not tell a procedure its request id, so the outlet learns it from the encoder,
+ * one of two ways:
+ * - `claimStart()`: tRPC encodes a subscription's "started" reply and, in the same
+ *   synchronous run, starts its generator. A generator that claims first thing takes the one
+ *   id announced in its own run. Two announcements in one run, or none, claim nothing: the
+ *   claim never guesses.
+ * - `tag()`: otherwise the first event is yielded through tRPC wrapped in a tag; the encoder
+ *   sees the tag in the frame it is asked to encode and hands the outlet that frame's id.
  */
+const AMBIGUOUS = Symbol('two subscriptions started in one synchronous run');
+let announced: string | typeof AMBIGUOUS | undefined;
+
+/** Called by the encoder for each "started" reply, with its request-id prefix. */
+export function announceStart(prefix: string): void {
+  if (announced !== undefined) {
+    announced = AMBIGUOUS;
+    return;
+  }
+  announced = prefix;
+  // An announcement lives until the synchronous run ends: any await lets other work in.
+  queueMicrotask(() => (announced = undefined));
+}
+
 export class SubscriptionOutlet {
   #prefix: string | undefined;
 
@@ -25,6 +43,12 @@ export class SubscriptionOutlet {
   /** Whether the request id is known, so `send` may be used. */
   get ready(): boolean {
     return this.#prefix !== undefined;
+  }
+
+  /** Takes the request id tRPC has just said "started" for; see above. Call first thing. */
+  claimStart(): void {
+    if (typeof announced === 'string') this.#prefix ??= announced;
+    announced = undefined;
   }
 
   /** What to yield to tRPC in place of `event` while the request id is unknown. */
