@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { EventFilter, OrderEvent } from '../../shared/orders.ts';
+import { LoggedEvent } from '../events/logged-event.ts';
 import type { Executor } from './client.ts';
 import { orderEvents, type OrderEventRow } from './schema.ts';
 
@@ -50,6 +51,37 @@ export async function lastEventPosition(db: Executor): Promise<string> {
     .orderBy(desc(orderEvents.id))
     .limit(1);
   return row?.id.toString() ?? '0';
+}
+
+// JavaScript's toISOString(), as order_json() in the trigger migration writes it.
+const ISO_FORMAT = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`);
+
+/**
+ * `readEventsAfter`, with each event as JSON made by PostgreSQL, in the shape of
+ * `toOrderEvent`: what replaying subscribers read, since they only pass events on.
+ */
+export async function readEventJsonAfter(
+  db: Executor,
+  after: string,
+  limit: number,
+  filter: EventFilter = {},
+): Promise<LoggedEvent[]> {
+  const rows = await db.execute<{ id: string; json: string }>(sql`
+    select e.id::text as id,
+           -- json, not jsonb: it keeps the text of its parts as they are, which is cheaper.
+           case when e.changes is null
+             then json_build_object('id', e.id::text, 'type', e.type, 'orderId', e.order_id::text, 'order', e."order",
+                                    'actor', e.actor, 'at', to_char(e.at at time zone 'UTC', ${ISO_FORMAT}))
+             else json_build_object('id', e.id::text, 'type', e.type, 'orderId', e.order_id::text, 'order', e."order",
+                                    'actor', e.actor, 'at', to_char(e.at at time zone 'UTC', ${ISO_FORMAT}), 'changes', e.changes)
+           end::text as json
+      from ${orderEvents} e
+     where e.id > ${after}::bigint
+       ${filter.orderId === undefined ? sql`` : sql`and e.order_id = ${filter.orderId}::bigint`}
+       ${filter.status === undefined ? sql`` : sql`and e."order"->>'status' = ${filter.status}`}
+     order by e.id
+     limit ${limit}`);
+  return rows.map((r) => new LoggedEvent(r.id, r.json));
 }
 
 /** Every event of one order, oldest first. */

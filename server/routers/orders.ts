@@ -10,7 +10,7 @@ import {
   type OrderEvent,
 } from '../../shared/orders.ts';
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
-import { orderHistory, readEventsAfter } from '../db/events.ts';
+import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
 import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
@@ -64,7 +64,7 @@ export const ordersRouter = router({
     try {
       const { lastEventId, ...filter } = input;
       const abort = signal ?? new AbortController().signal;
-      const readLog = (after: string, limit: number) => readEventsAfter(ctx.db, after, limit, filter);
+      const readLog = (after: string, limit: number) => readEventJsonAfter(ctx.db, after, limit, filter);
       const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort, outlet });
       for await (const event of events) {
         if (ctx.socket && ctx.socket.bufferedAmount > MAX_BUFFERED_BYTES) await waitForRoom(ctx.socket, abort);

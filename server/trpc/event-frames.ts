@@ -1,4 +1,5 @@
 import type { OrderEvent } from '../../shared/orders.ts';
+import { LoggedEvent } from '../events/logged-event.ts';
 
 /**
  * tRPC's WebSocket frame for one tracked event of a subscription, built so that fan-out costs
@@ -19,7 +20,7 @@ const cache = new WeakMap<object, Cached>();
 function cached(event: OrderEvent): Cached {
   let entry = cache.get(event);
   if (entry === undefined) {
-    entry = { json: JSON.stringify(event) };
+    entry = { json: event instanceof LoggedEvent ? event.json : JSON.stringify(event) };
     cache.set(event, entry);
   }
   return entry;
