@@ -32,6 +32,9 @@ function corkForThisTurn(socket: Socket): void {
   }
 }
 
+/** How often a writer waiting for 'drain' looks again even without one. */
+const DRAIN_CHECK_MS = 250;
+
 // `ws` keeps its net.Socket private; it is there for every server-side WebSocket.
 const socketOf = (ws: WebSocket) => (ws as unknown as { _socket?: Socket })._socket;
 
@@ -65,6 +68,24 @@ export function outbound(ws: WebSocket): Outbound {
       if (!socket || ws.readyState !== ws.OPEN) return;
       corkForThisTurn(socket);
       socket.write(frame);
+    },
+    drained(signal: AbortSignal) {
+      return new Promise<void>((resolve) => {
+        if (!socket || socket.destroyed || signal.aborted || socket.writableLength === 0) return resolve();
+        // 'drain' comes once a write that passed the high-water mark has been flushed: any
+        // buffer over the backpressure limit has had one. The timer is a safety net only.
+        const done = () => {
+          clearTimeout(timer);
+          socket.off('drain', done);
+          socket.off('close', done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, DRAIN_CHECK_MS);
+        socket.on('drain', done);
+        socket.on('close', done);
+        signal.addEventListener('abort', done);
+      });
     },
   };
 }

@@ -1,4 +1,3 @@
-import { sleep } from '../retry.ts';
 import type { Outbound } from './context.ts';
 
 /**
@@ -16,8 +15,7 @@ const OPEN = 1;
 /** Resolves once the socket has drained below the limit, closed, or `signal` aborted. */
 export async function waitForRoom(socket: Outbound | undefined, signal: AbortSignal): Promise<void> {
   if (!socket) return;
-  for (let wait = 5; socket.bufferedAmount > MAX_BUFFERED_BYTES && socket.readyState === OPEN && !signal.aborted; ) {
-    await sleep(wait, signal);
-    wait = Math.min(wait * 2, 200);
+  while (socket.bufferedAmount > MAX_BUFFERED_BYTES && socket.readyState === OPEN && !signal.aborted) {
+    await socket.drained(signal);
   }
 }

@@ -22,6 +22,8 @@ export type Outbound = {
   readonly readyState: number;
   /** Writes one complete WebSocket frame; dropped once the socket is not open. */
   writeFrame(frame: Buffer): void;
+  /** Resolves when what is buffered has been handed to the kernel, the socket closed, or `signal` aborted. */
+  drained(signal: AbortSignal): Promise<void>;
 };
 
 export type Context = Services & {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { eventEncoder } from './event-encoder.ts';
+import type { Outbound } from './context.ts';
 import { SubscriptionOutlet } from './subscription-outlet.ts';
 
 const event = { id: '7', type: 'created', orderId: '3', order: { id: '3', customerName: 'Ünïcode "quoted" \\ </script>' }, actor: 'a', at: 'now' };
@@ -24,7 +25,7 @@ describe('eventEncoder', () => {
 
   test('a tagged event is encoded as the event, and tells its outlet the request id', () => {
     const sent: Buffer[] = [];
-    const socket = { bufferedAmount: 0, readyState: 1, writeFrame: (frame: Buffer) => void sent.push(payloadOf(frame)) };
+    const socket = fakeSocket((frame) => sent.push(payloadOf(frame)));
     const outlet = new SubscriptionOutlet(socket);
     const frame = { id: 4, jsonrpc: '2.0', result: { type: 'data', id: '7', data: { id: '7', data: outlet.tag(event as never) } } };
     expect(outlet.ready).toBe(false);
@@ -48,6 +49,11 @@ describe('eventEncoder', () => {
   });
 });
 
+/** An open socket with room, writing frames to `write`. */
+function fakeSocket(write: (frame: Buffer) => void): Outbound {
+  return { bufferedAmount: 0, readyState: 1, writeFrame: write, drained: async () => {} };
+}
+
 /** The payload of one unmasked, final text frame, checking its header on the way (RFC 6455 5.2). */
 function payloadOf(frame: Buffer): Buffer {
   expect(frame[0]).toBe(0x81);
@@ -60,7 +66,7 @@ function payloadOf(frame: Buffer): Buffer {
 
 test('frames of every length class carry their payload whole', () => {
   const sent: Buffer[] = [];
-  const outlet = new SubscriptionOutlet({ bufferedAmount: 0, readyState: 1, writeFrame: (frame) => void sent.push(payloadOf(frame)) });
+  const outlet = new SubscriptionOutlet(fakeSocket((frame) => sent.push(payloadOf(frame))));
   eventEncoder.encode({ id: 1, result: { type: 'data', id: '1', data: { id: '1', data: outlet.tag(event as never) } } });
   for (const size of [0, 60, 200, 70_000]) {
     const big = { ...event, id: String(size + 10), actor: 'x'.repeat(size) };
@@ -70,7 +76,7 @@ test('frames of every length class carry their payload whole', () => {
 });
 
 describe('a subscription claiming its request id from the "started" reply', () => {
-  const socket = { bufferedAmount: 0, readyState: 1, writeFrame: () => {} };
+  const socket = fakeSocket(() => {});
   const started = (id: number) => eventEncoder.encode({ id, result: { type: 'started' } });
 
   test('takes the one reply encoded in its own synchronous run', () => {
