@@ -98,6 +98,24 @@ describe('streamEvents', () => {
     abort.abort();
   });
 
+  test('reads the next page while sending one, and loses nothing published in between', async () => {
+    const log = memoryLog();
+    log.committed.push(event(1), event(2));
+    const hub = new EventHub('2');
+    const abort = new AbortController();
+    const stream = streamEvents(hub, log.readLog, 2, { after: '0', filter: {}, signal: abort.signal });
+    // The first page is full, so the read of the next one starts at once: it sees nothing.
+    expect((await stream.next()).value?.id).toBe('1');
+    expect(log.reads).toBe(2);
+    // Committed and published after that read began: not in it, so it must be in the queue.
+    log.committed.push(event(3));
+    hub.publish([event(3)]);
+    const rest = take(stream, 2);
+    const late = new Promise((_, reject) => setTimeout(() => reject(new Error('event 3 never came')), 2_000));
+    expect(await Promise.race([rest, late])).toEqual(['2', '3']);
+    abort.abort();
+  });
+
   test('through an outlet: yields until it is ready, then sends, live as published, and falls back to the log when the socket is full', async () => {
     const log = memoryLog();
     for (let i = 1; i <= 5; i++) log.committed.push(event(i, i % 2 ? 'shipped' : 'pending'));

@@ -35,8 +35,9 @@ export type StreamOptions = {
  * before the log read is in the read; every event published after attaching is in the queue
  * (or goes to the outlet); an event in both is skipped because `cursor` has passed it. The
  * same holds each time the subscriber overflows (its queue, or its socket's room) and falls
- * back to the log. Memory stays bounded: the log is read a page at a time, the queue has the
- * hub's capacity, and the outlet sends only while the socket has room.
+ * back to the log. Memory stays bounded: at most two pages of the log are held (one being
+ * sent while the next is read), the queue has the hub's capacity, and the outlet sends only
+ * while the socket has room.
  */
 export async function* streamEvents(
   hub: EventHub,
@@ -61,15 +62,26 @@ export async function* streamEvents(
     return true;
   };
 
+  /** The page after `position`. Anything queued until now is in it, or older than `position`. */
+  const readAfter = (position: string) => {
+    subscriber.reset();
+    const page = readPatiently(readLog, position, pageSize, filter, signal);
+    page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
+    return page;
+  };
+  let ahead: Promise<OrderEvent[] | undefined> | undefined;
+
   try {
     let fromLog = after !== null;
     while (!signal.aborted) {
-      if (fromLog || subscriber.overflowed) {
-        // Anything queued until now is either in the read below or older than `cursor`.
-        subscriber.reset();
-        if (direct() && !outlet!.hasRoom()) await outlet!.waitForRoom(signal);
-        const page = await readPatiently(readLog, cursor, pageSize, filter, signal);
+      if (fromLog || subscriber.overflowed || ahead) {
+        if (!ahead && direct() && !outlet!.hasRoom()) await outlet!.waitForRoom(signal);
+        const page = await (ahead ?? readAfter(cursor));
+        ahead = undefined;
         if (page === undefined) break; // aborted while the database was away
+        // A full page: the next one is read while this one is sent. A short one means we
+        // reached the end of what was visible: the queue has the rest.
+        if (page.length === pageSize) ahead = readAfter(page.at(-1)!.id);
         for (const event of page) {
           if (!direct()) yield event;
           else {
@@ -79,8 +91,7 @@ export async function* streamEvents(
           }
           cursor = event.id;
         }
-        // A short page means we reached the end of what was visible: the queue has the rest.
-        fromLog = page.length === pageSize;
+        fromLog = false;
         continue;
       }
       if (direct()) {
