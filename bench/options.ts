@@ -10,6 +10,8 @@ export type Sizes = {
   /** changes per second of the fixed-rate phase, and how long it runs */
   fixedRate: number;
   fixedRateSeconds: number;
+  /** events sent at the fixed rate before it is measured, by us and by the baseline alike */
+  warmupEvents: number;
   /** deliveries (events x subscribers) the flood phase aims at; the event count follows */
   floodDeliveries: number;
   floodMinEvents: number;
@@ -36,6 +38,7 @@ const FULL: Sizes = {
   fanoutSubscribers: [100, 1_000, 5_000],
   fixedRate: 50,
   fixedRateSeconds: 5,
+  warmupEvents: 25,
   floodDeliveries: 300_000,
   floodMinEvents: 60,
   floodMaxEvents: 3_000,
@@ -56,6 +59,7 @@ const SMOKE: Sizes = {
   fanoutSubscribers: [20],
   fixedRate: 50,
   fixedRateSeconds: 1,
+  warmupEvents: 5,
   floodDeliveries: 4_000,
   floodMinEvents: 100,
   floodMaxEvents: 200,

@@ -113,6 +113,10 @@ async function measureOurs(
     await group.connect({ url: server.wsUrl, lastEventId: await currentPosition(sql), protocol: 'trpc' });
     await settle(ctx.sizes.settleMs);
 
+    // Warm-up at the fixed rate, not counted (the baseline gets the same).
+    await group.begin(await nextOrderId(sql));
+    await group.collect(ctx.sizes.warmupEvents, await writeAtRate(sql, ctx.sizes.fixedRate, ctx.sizes.warmupEvents), ctx.sizes.phaseDeadlineMs);
+
     await group.begin(await nextOrderId(sql));
     let sampler = sampleProcess(server.pid, ctx.database.postmasterPid);
     let sent = await writeAtRate(sql, ctx.sizes.fixedRate, rateEvents);
@@ -150,15 +154,20 @@ async function measureBaseline(
     await settle(ctx.sizes.settleMs);
 
     const broadcast = (args: BroadcastArgs) => server.call<BroadcastResult>('broadcast', args, ctx.sizes.phaseDeadlineMs * 2);
+    const warmup = ctx.sizes.warmupEvents;
     await group.begin(1);
+    let { sentTimes } = await broadcast({ count: warmup, rate: ctx.sizes.fixedRate, frameBytes, firstSeq: 1 });
+    await group.collect(warmup, sentTimes, ctx.sizes.phaseDeadlineMs);
+
+    await group.begin(warmup + 1);
     let sampler = sampleProcess(server.pid, undefined);
-    let { sentTimes } = await broadcast({ count: rateEvents, rate: ctx.sizes.fixedRate, frameBytes, firstSeq: 1 });
+    ({ sentTimes } = await broadcast({ count: rateEvents, rate: ctx.sizes.fixedRate, frameBytes, firstSeq: warmup + 1 }));
     const rate = { ...(await group.collect(rateEvents, sentTimes, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
     check(ctx, `baseline ${subscribers} (rate)`, rate);
 
-    await group.begin(rateEvents + 1);
+    await group.begin(warmup + rateEvents + 1);
     sampler = sampleProcess(server.pid, undefined);
-    ({ sentTimes } = await broadcast({ count: floodEvents, rate: 0, frameBytes, firstSeq: rateEvents + 1 }));
+    ({ sentTimes } = await broadcast({ count: floodEvents, rate: 0, frameBytes, firstSeq: warmup + rateEvents + 1 }));
     const flood = { ...(await group.collect(floodEvents, sentTimes, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
     check(ctx, `baseline ${subscribers} (flood)`, flood);
     return { rate, flood };
