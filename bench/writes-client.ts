@@ -98,7 +98,10 @@ serveCommands({
         for (let n = 0; args.calls === undefined ? now() < end : n < args.calls; n++) {
           const started = now();
           try {
-            orders += await fn();
+            // Not `orders += await fn()`: that reads `orders` before the await, and the 8
+            // concurrent loops of a process would overwrite each other's counts.
+            const made = await fn();
+            orders += made;
             calls++;
             record(latency, now() - started);
           } catch (err) {
