@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import { test } from './support/server.ts';
+import { record } from './support/subscriber.ts';
 
 // The trigger: one event per committed change, whoever made it.
 describe('the event log', () => {
@@ -41,6 +42,25 @@ describe('the event log', () => {
     expect(log[1]!.changes).toEqual({ productName: { from: 'Compiler', to: 'COBOL' } });
     expect(log[1]!.order.updatedAt > log[0]!.order.updatedAt).toBe(true);
     expect(log.every((e) => e.actor === 'sql:postgres')).toBe(true);
+  });
+
+  test('a replayed event (JSON made by PostgreSQL) equals the logged one, whatever its strings hold', async ({ server }) => {
+    const client = server.client();
+    const before = (await client.events.list.query({})).lastEventId;
+    const odd = 'Zoë "Quote" \\ back\\slash </script> 🚀 \t tab';
+    await server.sql.begin(async (tx) => {
+      await tx`select set_config('live_orders.actor', ${odd}, true)`;
+      const [row] = await tx<{ id: string }[]>`insert into orders (customer_name, product_name) values (${odd}, 'p') returning id`;
+      await tx`update orders set status = 'shipped', product_name = ${odd} where id = ${row!.id}`;
+    });
+
+    const replayed = record(client, { lastEventId: before });
+    const log = await server.logAfter(before);
+    await replayed.waitForCount(log.length);
+    expect(log.map((e) => [e.type, e.actor])).toEqual([['created', odd], ['updated', odd]]);
+    expect(replayed.events).toEqual(log);
+    expect(replayed.events[1]!.changes).toEqual({ productName: { from: 'p', to: odd }, status: { from: 'pending', to: 'shipped' } });
+    replayed.stop();
   });
 
   test('an update that changes nothing appends nothing and keeps the version', async ({ server }) => {
