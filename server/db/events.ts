@@ -18,9 +18,20 @@ export function toOrderEvent(row: OrderEventRow): OrderEvent {
 }
 
 /**
- * Events after `after` in position order, at most `limit`, filtered in SQL the same way
- * `matchesFilter` filters live events (status: the order's status after the change).
- * One query per page, whoever asks: the listener and every replaying subscriber.
+ * The events after `after` that `filter` matches, matched in SQL the way `matchesFilter`
+ * matches live events (status: the order's status after the change).
+ */
+function afterMatching(after: string, filter: EventFilter) {
+  return and(
+    gt(orderEvents.id, BigInt(after)),
+    filter.orderId === undefined ? undefined : eq(orderEvents.orderId, BigInt(filter.orderId)),
+    filter.status === undefined ? undefined : sql`${orderEvents.order}->>'status' = ${filter.status}`,
+  );
+}
+
+/**
+ * Events after `after` that match `filter`, in position order, at most `limit`. One query
+ * per page, whoever asks: the listener and every replaying subscriber.
  */
 export async function readEventsAfter(
   db: Executor,
@@ -28,18 +39,7 @@ export async function readEventsAfter(
   limit: number,
   filter: EventFilter = {},
 ): Promise<OrderEvent[]> {
-  const rows = await db
-    .select()
-    .from(orderEvents)
-    .where(
-      and(
-        gt(orderEvents.id, BigInt(after)),
-        filter.orderId === undefined ? undefined : eq(orderEvents.orderId, BigInt(filter.orderId)),
-        filter.status === undefined ? undefined : sql`${orderEvents.order}->>'status' = ${filter.status}`,
-      ),
-    )
-    .orderBy(asc(orderEvents.id))
-    .limit(limit);
+  const rows = await db.select().from(orderEvents).where(afterMatching(after, filter)).orderBy(asc(orderEvents.id)).limit(limit);
   return rows.map(toOrderEvent);
 }
 
@@ -66,21 +66,22 @@ export async function readEventJsonAfter(
   limit: number,
   filter: EventFilter = {},
 ): Promise<LoggedEvent[]> {
-  const rows = await db.execute<{ id: string; json: string }>(sql`
-    select e.id::text as id,
-           -- Concatenated rather than json_build_object(): 1.7 times the rows per second of
-           -- database time, and compact. Strings go through to_json() for their escaping;
-           -- ids are digits; "order" and "changes" are jsonb already.
-           '{"id":"' || e.id || '","type":' || to_json(e.type)::text || ',"orderId":"' || e.order_id
-             || '","order":' || e."order"::text || ',"actor":' || to_json(e.actor)::text
-             || ',"at":"' || to_char(e.at at time zone 'UTC', ${ISO_FORMAT}) || '"'
-             || coalesce(',"changes":' || e.changes::text, '') || '}' as json
-      from ${orderEvents} e
-     where e.id > ${after}::bigint
-       ${filter.orderId === undefined ? sql`` : sql`and e.order_id = ${filter.orderId}::bigint`}
-       ${filter.status === undefined ? sql`` : sql`and e."order"->>'status' = ${filter.status}`}
-     order by e.id
-     limit ${limit}`);
+  const e = orderEvents;
+  const rows = await db
+    .select({
+      id: sql<string>`${e.id}::text`,
+      // Concatenated rather than json_build_object(): 1.7 times the rows per second of
+      // database time, and compact. Strings go through to_json() for their escaping; ids
+      // are digits; "order" and "changes" are jsonb already.
+      json: sql<string>`'{"id":"' || ${e.id} || '","type":' || to_json(${e.type})::text || ',"orderId":"' || ${e.orderId}
+        || '","order":' || ${e.order}::text || ',"actor":' || to_json(${e.actor})::text
+        || ',"at":"' || to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) || '"'
+        || coalesce(',"changes":' || ${e.changes}::text, '') || '}'`,
+    })
+    .from(e)
+    .where(afterMatching(after, filter))
+    .orderBy(asc(e.id))
+    .limit(limit);
   return rows.map((r) => new LoggedEvent(r.id, r.json));
 }
 
