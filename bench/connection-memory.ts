@@ -20,10 +20,11 @@ import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
 import { subscribeMessage } from './wire.ts';
 
-const [mode, url, countArg, subscribe] = process.argv.slice(2);
+const [mode, ...args] = process.argv.slice(2);
 
 if (mode === '--clients') {
   // The child: open the connections, subscribe if asked, say "ready" once all are set.
+  const [url, countArg, subscribe] = args;
   const count = Number(countArg);
   let ready = 0;
   const done = () => ++ready === count && console.log('ready');
@@ -34,7 +35,7 @@ if (mode === '--clients') {
   }
 } else if (mode === '--server') {
   // One configuration, in a fresh process so that RSS before and after compare.
-  const [config, count] = [url!, Number(countArg)];
+  const [config, count] = [args[0]!, Number(args[1])];
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc');
   const settled = async () => {
