@@ -12,6 +12,10 @@ import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
 import { createAuthenticator } from './auth/principal.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
+import { createClientAddressOf } from './client-address.ts';
+import { Metrics } from './metrics.ts';
+import { createOpsEndpoints } from './ops-endpoints.ts';
+import { createRequestIdentity } from './request-identity.ts';
 
 export type App = {
   /** http://host:port of the running server */
@@ -20,6 +24,12 @@ export type App = {
   databaseUrl: string;
   listener: ChangeListener;
   hub: EventHub;
+  metrics: Metrics;
+  /**
+   * From now on /readyz answers 503, so load balancers send new clients elsewhere; everything
+   * else keeps being served until close(). The first step of a graceful shutdown.
+   */
+  drain(): void;
   /** Cuts every WebSocket connection abruptly (tests and fault drills). */
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
@@ -60,33 +70,50 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const { sql: client, db } = createDatabase(databaseUrl);
     cleanup.push(['database pool', () => client.end({ timeout: 2 })]);
 
-    const hub = new EventHub(await lastEventPosition(db));
+    const metrics = new Metrics();
+    const hub = new EventHub(await lastEventPosition(db), undefined, () => metrics.subscriberOverflowed());
     const listener = new ChangeListener({
       databaseUrl,
       hub,
       log,
+      metrics,
       readAfter: (after, limit) => readEventsAfter(db, after, limit),
     });
     await listener.start();
     cleanup.push(['listener', () => listener.stop()]);
 
-    const health = async () => {
-      const database = await Promise.race([
+    const pingDatabase = () =>
+      Promise.race([
         db.execute(sql`select 1`).then(() => 'up' as const),
         new Promise<'down'>((resolve) => setTimeout(resolve, HEALTH_QUERY_TIMEOUT_MS, 'down').unref()),
       ]).catch(() => 'down' as const);
+    const health = async () => {
+      const database = await pingDatabase();
       const ok = database === 'up' && listener.state === 'listening';
       return { ok, database, listener: listener.state, position: hub.position, subscribers: hub.subscriberCount };
     };
+    // Not ready while starting (nothing listens yet), while the database or the listener is
+    // away (a new subscriber would only wait), and from drain() on.
+    let draining = false;
+    const readiness = async () => {
+      if (draining) return { ready: false, reason: 'shutting down' };
+      const { ok, ...status } = await health();
+      return { ready: ok, ...status };
+    };
 
-    const context = createContextFactory({
-      db,
-      hub,
-      log,
-      auth: createAuthenticator(config.tokens),
-      writeLimiter: createRateLimiter(config.writeRateLimit),
+    const auth = createAuthenticator(config.tokens);
+    const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
+    const context = createContextFactory(
+      { db, hub, log, auth, writeLimiter: createRateLimiter(config.writeRateLimit), metrics },
+      identify,
+    );
+    const ops = createOpsEndpoints({ health, readiness, metrics, auth });
+    const http = createHttpServer(config, { context, ops, identify, metrics }, log);
+    metrics.observe({
+      websocketConnections: http.webSocketCount,
+      logPosition: () => hub.position,
+      databaseUp: async () => (await pingDatabase()) === 'up',
     });
-    const http = createHttpServer(config, context, health, log);
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
       http.server.listen(config.port, config.host, () => resolve());
@@ -114,6 +141,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       databaseUrl,
       listener,
       hub,
+      metrics,
+      drain() {
+        draining = true;
+      },
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
       close: unwind,

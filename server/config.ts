@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { trustedProxyProblem } from './client-address.ts';
 
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -24,6 +25,19 @@ const configSchema = z.object({
   WRITE_RATE_LIMIT: z.coerce.number().min(0).default(1000),
   /** open WebSockets per client address */
   MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
+  /** proxies whose X-Forwarded-For is believed: addresses or CIDRs, comma-separated */
+  TRUST_PROXY: z
+    .string()
+    .transform((s) => s.split(',').map((e) => e.trim()).filter(Boolean))
+    .superRefine((entries, ctx) => {
+      for (const entry of entries) {
+        const problem = trustedProxyProblem(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    })
+    .default([]),
+  /** after SIGTERM, how long to keep serving with /readyz at 503 before closing */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
 });
 
 const ROLES = ['reader', 'writer'] as const;
@@ -50,6 +64,9 @@ export type Config = Readonly<{
   allowedOrigins: readonly string[] | undefined;
   writeRateLimit: number;
   maxConnectionsPerAddress: number;
+  /** empty: X-Forwarded-For is ignored */
+  trustProxy: readonly string[];
+  shutdownDrainMs: number;
 }>;
 
 export class ConfigError extends Error {
@@ -90,6 +107,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins: c.ALLOWED_ORIGINS === undefined ? undefined : Object.freeze(c.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
     writeRateLimit: c.WRITE_RATE_LIMIT,
     maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
+    trustProxy: Object.freeze(c.TRUST_PROXY),
+    shutdownDrainMs: c.SHUTDOWN_DRAIN_MS,
   });
 }
 

@@ -17,6 +17,8 @@ export class EventHub {
   constructor(
     startPosition: string,
     readonly capacity = 1024,
+    /** Told each time a subscriber overflows (the metrics count them). */
+    private readonly onOverflow: () => void = () => {},
   ) {
     this.position = startPosition;
   }
@@ -33,7 +35,7 @@ export class EventHub {
   }
 
   subscribe(): HubSubscriber {
-    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s));
+    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s), this.onOverflow);
     this.#subscribers.add(s);
     return s;
   }
@@ -51,6 +53,7 @@ export class HubSubscriber {
   constructor(
     private readonly capacity: number,
     readonly close: () => void,
+    private readonly onOverflow: () => void = () => {},
   ) {}
 
   get overflowed(): boolean {
@@ -68,16 +71,21 @@ export class HubSubscriber {
       }
       if (took) return;
       this.#deliver = undefined;
-      this.#overflowed = true;
+      this.#overflow();
     } else if (!this.#overflowed) {
       if (this.#queue.length + events.length > this.capacity) {
         this.#queue = [];
-        this.#overflowed = true;
+        this.#overflow();
       } else {
         for (const e of events) this.#queue.push(e);
       }
     }
     this.#wake?.();
+  }
+
+  #overflow(): void {
+    this.#overflowed = true;
+    this.onOverflow();
   }
 
   /**
