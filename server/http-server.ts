@@ -98,6 +98,10 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
+    // Node's HTTP server stops watching a socket once it is handed over for an upgrade. A
+    // peer that resets it (a proxy closing after our refusal, say) would otherwise raise an
+    // unhandled 'error' and take the process down. ws adds its own once it accepts.
+    socket.on('error', () => socket.destroy());
     const started = performance.now();
     const identity = identify(req);
     const refuseLogged = (status: string, message: string) => {
