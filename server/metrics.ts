@@ -36,7 +36,8 @@ export class Metrics {
 
   readonly #subscriptions: Gauge<'transport'>;
   readonly #published: Counter;
-  readonly #delivered: { websocket: Counter.Internal; sse: Counter.Internal };
+  /** Plain numbers, added to the counter when scraped: see eventsDelivered. */
+  readonly #delivered: Record<Transport, number> = { websocket: 0, sse: 0 };
   readonly #overflows: Counter;
   readonly #publishDelay: Histogram;
   readonly #requests: Histogram<'route' | 'method' | 'status'>;
@@ -67,14 +68,20 @@ export class Metrics {
       help: "Events read from the log by this node's listener.",
       registers,
     });
-    const delivered = new Counter({
+    const delivered = this.#delivered;
+    const reported: Record<Transport, number> = { websocket: 0, sse: 0 };
+    new Counter({
       name: 'live_orders_events_delivered_total',
       help: 'Events sent to subscribers, one per subscriber per event.',
       labelNames: ['transport'],
       registers,
+      collect() {
+        for (const transport of ['websocket', 'sse'] as const) {
+          this.inc({ transport }, delivered[transport] - reported[transport]);
+          reported[transport] = delivered[transport];
+        }
+      },
     });
-    // Children made once: a delivery is counted for every subscriber of every event.
-    this.#delivered = { websocket: delivered.labels('websocket'), sse: delivered.labels('sse') };
     new Gauge({
       name: 'live_orders_log_position',
       help: "The last position this node's listener has published.",
@@ -125,8 +132,6 @@ export class Metrics {
     this.#sources = sources;
     this.#subscriptions.set({ transport: 'websocket' }, 0);
     this.#subscriptions.set({ transport: 'sse' }, 0);
-    this.#delivered.websocket.inc(0);
-    this.#delivered.sse.inc(0);
   }
 
   /** The listener handed a page of the log to the hub. */
@@ -137,8 +142,13 @@ export class Metrics {
     for (const e of events) this.#publishDelay.observe(Math.max(0, now - Date.parse(e.at)) / 1000);
   }
 
+  /**
+   * Called for every subscriber of every event, so it only adds to a number: a prom-client
+   * labelled increment costs ~0.7 µs, which at 1,000 subscribers is most of a millisecond per
+   * event. The counter catches up when scraped.
+   */
   eventsDelivered(transport: Transport, count = 1): void {
-    this.#delivered[transport].inc(count);
+    this.#delivered[transport] += count;
   }
 
   subscriptionOpened(transport: Transport): void {
