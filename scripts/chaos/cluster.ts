@@ -130,6 +130,8 @@ export type ClusterOptions = {
   env?: Record<string, string>;
   /** a real HAProxy with deploy/haproxy.cfg in front of the nodes */
   viaHaproxy?: boolean;
+  /** more flags for the database server (the capacity bench loads pg_stat_statements) */
+  databaseFlags?: string[];
 };
 
 /**
@@ -147,17 +149,19 @@ export class Cluster {
     private readonly dir: string,
     private database: EmbeddedDatabase,
     readonly nodes: Node[],
+    private readonly databaseFlags: string[],
   ) {}
 
   static async start(nodeCount: number, opts: ClusterOptions = {}): Promise<Cluster> {
     const dir = await mkdtemp(path.join(tmpdir(), 'live-orders-chaos-'));
     await chmod(dir, 0o755);
-    const database = await startEmbeddedPostgres(dir, log, PG_FLAGS, await freePort());
+    const flags = [...PG_FLAGS, ...(opts.databaseFlags ?? [])];
+    const database = await startEmbeddedPostgres(dir, log, flags, await freePort());
     await migrateDatabase(database.url);
     const ports = await Promise.all(Array.from({ length: nodeCount }, freePort));
     const env = { ...(opts.viaHaproxy ? BEHIND_HAPROXY_ENV : DIRECT_ENV), ...opts.env };
     const nodes = ports.map((port, i) => new Node(i, port, database.url, path.join(dir, `node-${i}.log`), env));
-    const cluster = new Cluster(dir, database, nodes);
+    const cluster = new Cluster(dir, database, nodes, flags);
     running.add(cluster);
     try {
       await Promise.all(nodes.map((n) => n.start()));
@@ -199,7 +203,7 @@ export class Cluster {
   }
 
   async startDatabase(): Promise<void> {
-    this.database = await startEmbeddedPostgres(this.dir, log, PG_FLAGS, this.database.port);
+    this.database = await startEmbeddedPostgres(this.dir, log, this.databaseFlags, this.database.port);
     this.#databaseUp = true;
   }
 
