@@ -119,6 +119,9 @@ for (const nodes of nodeCounts) {
       const stats = await sql<{ kind: string; calls: string }[]>`
         select case
                  when query ilike '%pg_stat_statements%' then 'bench'
+                 -- The trigger's own statements: the same for every write, whoever listens.
+                 when query ilike '%pg_notify%' or query ilike '%pg_advisory_xact_lock%' or query ilike 'insert into order_events%'
+                   then 'in the trigger'
                  when query ilike 'insert into orders%' then 'writes'
                  when query ilike '%from "order_events"%' or query ilike '%from order_events%' then 'log reads'
                  when query ilike 'select $1' or query ilike 'select 1' then 'health checks'
@@ -134,6 +137,7 @@ for (const nodes of nodeCounts) {
         events,
         'log reads / event': (calls('log reads') / events).toFixed(2),
         'log reads / node / event': (calls('log reads') / events / nodes).toFixed(2),
+        'trigger statements / event': (calls('in the trigger') / events).toFixed(2),
         'other statements / event': (calls('other') / events).toFixed(2),
         'health checks / s': (calls('health checks') / seconds).toFixed(1),
         'DB CPU ms / event': ((cpu * 1000) / events).toFixed(2),
