@@ -59,6 +59,12 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    // A route that answered before reading the whole body (413, a refusal) must let the client
+    // finish sending, or it sees a reset instead of the answer. Node drains a body nobody read;
+    // one read in part and paused it leaves alone, so this drains that too.
+    res.once('finish', () => {
+      if (!req.complete) req.resume();
+    });
     try {
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return trpc(req, res);
       if (pathname === '/healthz') {
