@@ -25,8 +25,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  *
  * Past the limit the rest of the body is read and thrown away, never cut off: destroying a
  * request with unread bytes resets the connection, and a client still sending (Node's fetch
- * does) then loses the 413 and sees ECONNRESET. Node's own drain after the response (and its
- * timeouts) bounds what a client can make us discard.
+ * does) then loses the 413 and sees ECONNRESET. Discarding is what Node does itself with a
+ * body nobody read; its requestTimeout bounds how long a client can keep us at it.
  */
 export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const tooLarge = () => new HttpError(413, `request body is larger than ${maxBytes} bytes`);
