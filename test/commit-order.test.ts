@@ -104,6 +104,32 @@ describe('event positions follow commit order', () => {
     expect(seenIds).toEqual(all);
     await Promise.all(writers.map((w) => w.end()));
   });
+  test('a bulk API insert waits for a position held by another transaction, and comes after it', async ({ server }) => {
+    const client = server.client();
+    const { lastEventId: start } = await client.orders.list.query({ limit: 1 });
+    const holder = await server.sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`insert into orders (customer_name, product_name) values ('holder', 'x')`;
+      await holder`set constraints all immediate`; // takes its position and the lock now
+      let done = false;
+      const bulk = client.orders.createMany
+        .mutate({ orders: [{ customerName: 'bulk', productName: 'a' }, { customerName: 'bulk', productName: 'b' }] })
+        .finally(() => (done = true));
+      // The statement-level append waits on the position lock like any commit.
+      await expect
+        .poll(async () => (await server.sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory' and datname = current_database()`).length, { timeout: 10_000 })
+        .toBe(1);
+      expect(done).toBe(false);
+      await holder`commit`;
+      await bulk;
+      const log = await server.logAfter(start);
+      expect(log.map((e) => [e.order.customerName, e.order.productName])).toEqual([['holder', 'x'], ['bulk', 'a'], ['bulk', 'b']]);
+    } finally {
+      holder.release();
+    }
+  });
+
   test('bulk API inserts (one append per statement) beside SQL writers: a growing prefix, each call consecutive and in order', async ({ server }) => {
     const client = server.client();
     // The end of the log now (events.list without `after` pages from its start).
