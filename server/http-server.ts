@@ -71,6 +71,12 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     trackRequest(log, metrics, req, res, pathname, identify(req));
+    // A route that answered before reading the whole body (413, a refusal) must let the client
+    // finish sending, or it sees a reset instead of the answer. Node drains a body nobody read;
+    // one read in part and paused it leaves alone, so this drains that too.
+    res.once('finish', () => {
+      if (!req.complete) req.resume();
+    });
     try {
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return trpc(req, res);
       if (await ops(req, res, pathname)) return;
@@ -98,10 +104,13 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
-    // Node's HTTP server stops watching a socket once it is handed over for an upgrade. A
-    // peer that resets it (a proxy closing after our refusal, say) would otherwise raise an
-    // unhandled 'error' and take the process down. ws adds its own once it accepts.
-    socket.on('error', () => socket.destroy());
+    // Node hands the socket over without its own error listener. A client that resets while a
+    // refusal is written (HAProxy does so by itself) would otherwise crash the process with an
+    // unhandled ECONNRESET. ws adds its own listeners once it accepts; this one stays harmless.
+    socket.on('error', (err) => {
+      log.debug({ err, path: req.url }, 'upgrade socket error');
+      socket.destroy();
+    });
     const started = performance.now();
     const identity = identify(req);
     const refuseLogged = (status: string, message: string) => {
