@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { sleep } from '../../server/retry.ts';
+
+/** Debian installs it in /usr/sbin, which is not on every user's PATH. */
+const HAPROXY_BIN = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
 
 /** The production configuration; tests and the chaos harness run it with their own ports. */
 export const HAPROXY_CONFIG = path.resolve(import.meta.dirname, '../../deploy/haproxy.cfg');
@@ -54,7 +57,7 @@ export class Haproxy {
     await writeFile(configFile, haproxyConfigFor(port, nodePorts, statsSocket));
     const logFile = path.join(dir, 'haproxy.log');
     // -db: stay in the foreground, so the process is ours to stop.
-    const child = spawn('haproxy', ['-db', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(HAPROXY_BIN, ['-db', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer) => appendFileSync(logFile, chunk);
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /**
  * One sample from Prometheus text: the series `name` whose labels include `labels`
@@ -18,7 +19,8 @@ export function sample(text: string, name: string, labels: Record<string, string
 /** `promtool check metrics` on `text`: its exit code and what it said. */
 export function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) => {
+    const promtool = existsSync('/usr/bin/promtool') ? '/usr/bin/promtool' : 'promtool';
+    const child = execFile(promtool, ['check', 'metrics'], (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') return reject(new Error(`cannot run promtool (apt-get install -y prometheus): ${err.message}`));
       resolve({ code: err ? (err.code as number) : 0, output: `${stdout}${stderr}` });
     });
