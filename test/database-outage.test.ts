@@ -79,6 +79,12 @@ describe('when the database goes away and comes back', () => {
     const health = await fetch(`${app.url}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ ok: false, database: 'down' });
+    // Not ready either: a load balancer sends new clients elsewhere meanwhile.
+    const ready = await fetch(`${app.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, database: 'down' });
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^live_orders_database_up 0$/m);
 
     // Back at the same address. A write lands at once, from SQL, most likely before the
     // listener has reconnected: only its catch-up read can deliver it.
@@ -88,6 +94,7 @@ describe('when the database goes away and comes back', () => {
     await sql.end();
 
     await expect.poll(async () => (await fetch(`${app.url}/healthz`)).status, { timeout: 20_000, interval: 100 }).toBe(200);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
     await api.orders.create.mutate({ customerName: 'after', productName: 'outage' });
 
     await expect.poll(() => received.length, { timeout: 20_000 }).toBe(3);
