@@ -63,6 +63,9 @@ export class Metrics {
       labelNames: ['transport'],
       registers,
     });
+    // Both transports show from the start, at 0, rather than appearing with their first use.
+    this.#subscriptions.set({ transport: 'websocket' }, 0);
+    this.#subscriptions.set({ transport: 'sse' }, 0);
     this.#published = new Counter({
       name: 'live_orders_events_published_total',
       help: "Events read from the log by this node's listener.",
@@ -130,8 +133,6 @@ export class Metrics {
   /** Where the scrape-time figures come from; set once the server is up. */
   observe(sources: MetricsSources): void {
     this.#sources = sources;
-    this.#subscriptions.set({ transport: 'websocket' }, 0);
-    this.#subscriptions.set({ transport: 'sse' }, 0);
   }
 
   /** The listener handed a page of the log to the hub. */
