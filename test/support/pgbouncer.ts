@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -12,6 +13,8 @@ export type PgBouncer = {
 };
 
 const START_DEADLINE_MS = 10_000;
+// Debian puts it in /usr/sbin, which an ordinary user's PATH may not hold.
+const PGBOUNCER = existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : 'pgbouncer';
 
 /**
  * Debian's PgBouncer in transaction mode in front of the PostgreSQL at `target` (the
@@ -50,6 +53,9 @@ export async function startPgBouncer(target: string): Promise<PgBouncer> {
       'pool_mode = transaction',
       'default_pool_size = 5',
       'max_client_conn = 2000',
+      // While PostgreSQL is down PgBouncer holds queries until this runs out (default 120 s),
+      // then fails them: 3 s, as long as the server waits for a connection of its own.
+      'query_wait_timeout = 3',
       // After the database comes back, try it again within a second, not PgBouncer's 15 s.
       'server_login_retry = 1',
       'ignore_startup_parameters = extra_float_digits',
@@ -59,7 +65,7 @@ export async function startPgBouncer(target: string): Promise<PgBouncer> {
     ].join('\n'),
   );
 
-  const child = spawn('pgbouncer', [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')], {
+  const child = spawn(PGBOUNCER, [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let output = '';
