@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type PgBouncer = {
   port: number;
@@ -13,14 +14,15 @@ export type PgBouncer = {
 };
 
 const START_DEADLINE_MS = 10_000;
+const DEPLOY_CONFIG = fileURLToPath(new URL('../../deploy/pgbouncer.ini', import.meta.url));
 // Debian puts it in /usr/sbin, which an ordinary user's PATH may not hold.
 const PGBOUNCER = existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : 'pgbouncer';
 
 /**
- * Debian's PgBouncer in transaction mode in front of the PostgreSQL at `target` (the
- * embedded test cluster's URL), on a free loopback port, with a config of its own in a
- * temporary directory. Every database of that cluster is reachable through it (`*`), so each
- * test file's own database is too.
+ * Debian's PgBouncer in front of the PostgreSQL at `target` (the embedded test cluster's URL),
+ * run with deploy/pgbouncer.ini (transaction mode), on a free loopback port, with the
+ * address, auth and pool size replaced in a config of its own in a temporary directory. Every
+ * database of that cluster is reachable through it (`*`), so each test file's own is too.
  *
  * Its pool is smaller than one server's pool (5 against 10), so transactions of different
  * client connections really do share server connections, as on a busy production pooler.
@@ -41,28 +43,14 @@ export async function startPgBouncer(target: string): Promise<PgBouncer> {
   await writeFile(path.join(dir, 'userlist.txt'), `"${user}" "${password}"\n`);
   await writeFile(
     path.join(dir, 'pgbouncer.ini'),
-    [
-      '[databases]',
-      `* = host=${server.hostname} port=${server.port || 5432}`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${port}`,
-      'unix_socket_dir =',
-      'auth_type = trust',
-      `auth_file = ${path.join(dir, 'userlist.txt')}`,
-      'pool_mode = transaction',
-      'default_pool_size = 5',
-      'max_client_conn = 2000',
-      // While PostgreSQL is down PgBouncer holds queries until this runs out (default 120 s),
-      // then fails them: 3 s, as long as the server waits for a connection of its own.
-      'query_wait_timeout = 3',
-      // After the database comes back, try it again within a second, not PgBouncer's 15 s.
-      'server_login_retry = 1',
-      'ignore_startup_parameters = extra_float_digits',
-      'log_connections = 0',
-      'log_disconnections = 0',
-      '',
-    ].join('\n'),
+    withSettings(await readFile(DEPLOY_CONFIG, 'utf8'), {
+      '*': `host=${server.hostname} port=${server.port || 5432}`,
+      listen_addr: '127.0.0.1',
+      listen_port: String(port),
+      auth_type: 'trust',
+      auth_file: path.join(dir, 'userlist.txt'),
+      default_pool_size: '5',
+    }),
   );
 
   const child = spawn(PGBOUNCER, [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')], {
@@ -104,6 +92,23 @@ export async function startPgBouncer(target: string): Promise<PgBouncer> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * deploy/pgbouncer.ini with some settings' values replaced, in place. (An `%include` followed
+ * by a section of overrides does not work: PgBouncer 1.18 resets the included [pgbouncer]
+ * settings when the section starts again.)
+ */
+function withSettings(ini: string, settings: Record<string, string>): string {
+  const missing = new Set(Object.keys(settings));
+  const replaced = ini.split('\n').map((line) => {
+    const key = /^\s*([^;\s=][^=]*?)\s*=/.exec(line)?.[1];
+    if (key === undefined || !(key in settings)) return line;
+    missing.delete(key);
+    return `${key} = ${settings[key]}`;
+  });
+  if (missing.size > 0) throw new Error(`deploy/pgbouncer.ini has no ${[...missing].join(', ')} to replace`);
+  return replaced.join('\n');
 }
 
 function accepts(port: number): Promise<boolean> {
