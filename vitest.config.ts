@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 const THROUGH_PGBOUNCER = [
   'test/subscriptions.test.ts', // the seam and resume
   'test/mutations.test.ts', // idempotency
+  'test/event-log.test.ts', // history, events.list, SQL writes
   'test/commit-order.test.ts',
   'test/listener-recovery.test.ts',
   'test/database-outage.test.ts',
