@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -26,8 +26,9 @@ const PGBOUNCER = existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : 'p
  *
  * Its pool is smaller than one server's pool (5 against 10), so transactions of different
  * client connections really do share server connections, as on a busy production pooler.
- * `max_prepared_statements` is not set: PgBouncer 1.18 (Debian 12) cannot track prepared
- * statements at all, and newer ones only when asked, so what the server sends must work without.
+ * No prepared statements are tracked: PgBouncer 1.18 (Debian 12) cannot, 1.21 and newer can
+ * and are told not to (`max_prepared_statements = 0`, a key 1.18 refuses), like the poolers
+ * that cannot (Supavisor, RDS Proxy, older PgBouncers): the server must work without.
  */
 export async function startPgBouncer(target: string): Promise<PgBouncer> {
   const server = new URL(target);
@@ -50,7 +51,7 @@ export async function startPgBouncer(target: string): Promise<PgBouncer> {
       auth_type: 'trust',
       auth_file: path.join(dir, 'userlist.txt'),
       default_pool_size: '5',
-    }),
+    }) + (tracksPreparedStatements() ? '\nmax_prepared_statements = 0\n' : ''),
   );
 
   const child = spawn(PGBOUNCER, [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')], {
@@ -92,6 +93,13 @@ export async function startPgBouncer(target: string): Promise<PgBouncer> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether this PgBouncer knows `max_prepared_statements` (1.21 and newer). */
+function tracksPreparedStatements(): boolean {
+  const version = /PgBouncer (\d+)\.(\d+)/.exec(execFileSync(PGBOUNCER, ['--version'], { encoding: 'utf8' }));
+  if (!version) throw new Error('cannot tell the version of pgbouncer');
+  return Number(version[1]) > 1 || Number(version[2]) >= 21;
 }
 
 /**
