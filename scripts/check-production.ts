@@ -6,9 +6,11 @@
  * Copies what the image's last stage holds (package.json, package-lock.json, patches/, dist/)
  * to a temporary directory, installs there with `npm ci --omit=dev`, checks that no dev
  * dependency came along and that the postgres.js patch was applied, then starts
- * `npm run start:prod` (node on the built JavaScript, on an embedded PostgreSQL in that
- * directory), and checks /healthz, the page, and creating and reading an order. Exits 0 when
- * all holds; the node's own output is printed when something does not.
+ * `npm run start:prod` (node on the built JavaScript) twice: on an embedded PostgreSQL in that
+ * directory, then on that same cluster through PgBouncer in transaction mode with
+ * DIRECT_DATABASE_URL, as deployed. Each time: /healthz, the page, an order created and read
+ * back, a clean stop on SIGTERM. Exits 0 when all holds; the node's own output is printed
+ * when something does not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +18,9 @@ import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db/embedded.ts';
+import { createLogger } from '../server/logger.ts';
+import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const START_DEADLINE_MS = 60_000;
@@ -28,7 +33,10 @@ const work = await mkdtemp(path.join(tmpdir(), 'live-orders-production-'));
 // The embedded PostgreSQL runs as the `postgres` system user when we are root; it must get in.
 await chmod(work, 0o755);
 let node: ChildProcess | undefined;
+let url = '';
 let output = '';
+let database: EmbeddedDatabase | undefined;
+let pooler: PgBouncer | undefined;
 
 try {
   for (const entry of ['package.json', 'package-lock.json', 'patches', 'dist']) {
@@ -57,28 +65,56 @@ try {
   }
   step(`none of ${devOnly.length} dev-only packages installed; postgres.js patched`);
 
-  step('npm run start:prod');
-  node = spawn('npm', ['run', 'start:prod'], {
+  // 1. As `npm start` would: no DATABASE_URL, an embedded PostgreSQL in the copy.
+  step('npm run start:prod, embedded database');
+  await startProd(env);
+  await exercise('embedded');
+  await stopProd();
+
+  // 2. As deployed: that same cluster behind PgBouncer in transaction mode (the tests' one,
+  // with deploy/pgbouncer.ini), DATABASE_URL through it, DIRECT_DATABASE_URL straight.
+  database = await startEmbeddedPostgres(path.join(work, '.data'), createLogger('error'));
+  pooler = await startPgBouncer(database.url);
+  step('npm run start:prod, DATABASE_URL through PgBouncer, DIRECT_DATABASE_URL direct');
+  await startProd({ ...env, DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url });
+  await exercise('pooled');
+  await stopProd();
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+} finally {
+  if (node?.pid) process.kill(-node.pid, 'SIGKILL');
+  await pooler?.stop();
+  await database?.stop();
+  await rm(work, { recursive: true, force: true });
+}
+
+/** Starts `npm run start:prod` in the copy; resolves with the URL it logs once listening. */
+async function startProd(env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn('npm', ['run', 'start:prod'], {
     cwd: work,
     env: { ...env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(work, '.data'), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: npm and node stop together
   });
-  node.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
+  node = child;
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "listening" line within ${START_DEADLINE_MS} ms`)), START_DEADLINE_MS);
-    createInterface({ input: node!.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
       output += `${line}\n`;
-      const url = listeningUrl(line);
-      if (url) {
+      const listening = listeningUrl(line);
+      if (listening) {
         clearTimeout(timer);
-        resolve(url);
+        resolve(listening);
       }
     });
-    node!.once('exit', (code) => reject(new Error(`start:prod exited with ${code} before listening`)));
+    child.once('exit', (code) => reject(new Error(`start:prod exited with ${code} before listening`)));
   });
   step(`listening on ${url}`);
+}
 
+/** /healthz, the page, and an order created and read back. */
+async function exercise(name: string): Promise<void> {
   const health = await fetch(`${url}/healthz`);
   if (health.status !== 200) fail(`/healthz answered ${health.status}: ${await health.text()}`);
   const page = await fetch(url);
@@ -86,27 +122,26 @@ try {
   const created = await fetch(`${url}/api/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ customer_name: 'Production', product_name: 'Start' }),
+    body: JSON.stringify({ customer_name: 'Production', product_name: name }),
   });
-  const order = (await created.json()) as { id?: string; customer_name?: string };
-  if (created.status !== 201 || order.customer_name !== 'Production') fail(`creating an order answered ${created.status}: ${JSON.stringify(order)}`);
+  const order = (await created.json()) as { id?: string; product_name?: string };
+  if (created.status !== 201 || order.product_name !== name) fail(`creating an order answered ${created.status}: ${JSON.stringify(order)}`);
   const read = await fetch(`${url}/api/orders/${order.id}`);
   if (read.status !== 200 || ((await read.json()) as { id?: string }).id !== order.id) fail(`order ${order.id} could not be read back`);
   step(`/healthz 200, the page, order ${order.id} created and read back`);
+}
 
-  // SIGTERM to the group, as a container's stop does; npm itself dies of it, node shuts down.
+/** SIGTERM to the group, as a container's stop does; npm dies of it, node shuts down. */
+async function stopProd(): Promise<void> {
+  const child = node!;
   // The pipe closes once both are gone.
-  const closed = new Promise<void>((resolve) => node!.stdout!.once('close', () => resolve()));
-  process.kill(-node.pid!, 'SIGTERM');
+  const closed = new Promise<void>((resolve) => child.stdout!.once('close', () => resolve()));
+  const logged = output.length;
+  process.kill(-child.pid!, 'SIGTERM');
   await closed;
   node = undefined;
-  if (!output.includes('"msg":"stopped"')) fail('the node did not log "stopped" after SIGTERM');
+  if (!output.slice(logged).includes('"msg":"stopped"')) fail('the node did not log "stopped" after SIGTERM');
   step('stopped cleanly on SIGTERM');
-} catch (err) {
-  fail(err instanceof Error ? err.message : String(err));
-} finally {
-  if (node?.pid) process.kill(-node.pid, 'SIGKILL');
-  await rm(work, { recursive: true, force: true });
 }
 
 /** The `url` of main.ts's "listening" log line (pino JSON), if this is that line. */
