@@ -21,6 +21,7 @@ export type App = {
   /** http://host:port of the running server */
   url: string;
   port: number;
+  /** The database itself, never a pooler: DIRECT_DATABASE_URL, else DATABASE_URL or the embedded one. */
   databaseUrl: string;
   listener: ChangeListener;
   hub: EventHub;
@@ -65,15 +66,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
   };
 
+  // Session state (the migration lock, LISTEN) needs a connection of its own, never a
+  // transaction pooler's: through one, LISTEN hears nothing and a session lock is not held.
+  const directUrl = config.directDatabaseUrl ?? databaseUrl;
+
   try {
-    await migrateDatabase(databaseUrl);
-    const { sql: client, db } = createDatabase(databaseUrl);
+    await migrateDatabase(directUrl);
+    const { sql: client, db } = createDatabase(databaseUrl, { pooled: config.directDatabaseUrl !== undefined });
     cleanup.push(['database pool', () => client.end({ timeout: 2 })]);
 
     const metrics = new Metrics();
     const hub = new EventHub(await lastEventPosition(db), undefined, () => metrics.subscriberOverflowed());
     const listener = new ChangeListener({
-      databaseUrl,
+      databaseUrl: directUrl,
       hub,
       log,
       metrics,
@@ -138,7 +143,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     return {
       url: `http://${host}:${port}`,
       port,
-      databaseUrl,
+      databaseUrl: directUrl,
       listener,
       hub,
       metrics,

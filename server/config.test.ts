@@ -78,3 +78,14 @@ describe('production configuration', () => {
     expect(() => loadConfig({ SHUTDOWN_DRAIN_MS: '-1' })).toThrow(/SHUTDOWN_DRAIN_MS:/);
   });
 });
+
+describe('pooled database configuration', () => {
+  test('DIRECT_DATABASE_URL goes beside DATABASE_URL, and alone is refused', () => {
+    expect(
+      loadConfig({ DATABASE_URL: 'postgres://pooler:6432/shop', DIRECT_DATABASE_URL: 'postgres://db:5432/shop' }),
+    ).toMatchObject({ databaseUrl: 'postgres://pooler:6432/shop', directDatabaseUrl: 'postgres://db:5432/shop' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/shop' }).directDatabaseUrl).toBeUndefined();
+    expect(() => loadConfig({ DIRECT_DATABASE_URL: 'postgres://db/shop' })).toThrow(/DIRECT_DATABASE_URL.*DATABASE_URL/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/shop', DIRECT_DATABASE_URL: 'http://db' })).toThrow(/DIRECT_DATABASE_URL:/);
+  });
+});
