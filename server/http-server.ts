@@ -34,6 +34,8 @@ export type HttpServer = {
    * failure looks like. Returns how many it cut.
    */
   dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
+  eventStreamBufferedBytes(): number[];
 };
 
 /**
@@ -158,6 +160,9 @@ export function createHttpServer(config: Config, context: ContextFactory, health
       const streams = [...openGets].filter(isEventStream);
       for (const res of streams) res.destroy();
       return streams.length;
+    },
+    eventStreamBufferedBytes() {
+      return [...openGets].filter(isEventStream).map((res) => res.writableLength);
     },
   };
 }
