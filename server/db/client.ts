@@ -10,7 +10,8 @@ const CONNECT_TIMEOUT_SECONDS = 3;
  * (PgBouncer, Supavisor, RDS Proxy), which hands each transaction to whichever server
  * connection is free. A statement prepared on one is then executed on another that never saw
  * it, or under another's name: transactions fail, or are reported committed and never were.
- * So no named prepared statements there (unnamed ones live within one round trip). Nothing
+ * So no named prepared statements there (unnamed ones live within one round trip), and no
+ * pipelining (below). Nothing
  * else we send through the pool outlives a transaction: settings are `set_config(…, true)`,
  * locks `pg_advisory_xact_lock`; the session-level pieces (the migration lock, LISTEN) use
  * the direct URL.
@@ -20,6 +21,10 @@ export function createDatabase(url: string, { pooled = false }: { pooled?: boole
     max: 10,
     connect_timeout: CONNECT_TIMEOUT_SECONDS,
     prepare: !pooled,
+    // postgres.js pipelines a query with no parameters behind a busy one on the same
+    // connection; a transaction-mode pooler may hand the busy one's server connection back
+    // between the two, and the pipelined bytes are never answered: the connection hangs.
+    ...(pooled ? { max_pipeline: 0 } : {}),
     onnotice: () => {},
   });
   const db = drizzle(sql, { schema });
