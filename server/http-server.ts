@@ -3,20 +3,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import sirv from 'sirv';
-import { WebSocketServer } from 'ws';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
-import { coalesceWrites } from './coalesce-writes.ts';
 import { createRestHandler } from './rest/orders.ts';
 import { sendJson } from './rest/http.ts';
 import { appRouter } from './routers/app.ts';
 import type { Context } from './trpc/context.ts';
 import { logError } from './trpc/errors.ts';
-import { eventEncoder } from './trpc/event-encoder.ts';
 import { RateLimitedError } from './trpc/init.ts';
+import { createWebSocketTransport, type WebSocketTransport } from './trpc/ws-transport.ts';
 
 export type Health = () => Promise<{ ok: boolean } & Record<string, unknown>>;
 
@@ -28,6 +25,8 @@ export type HttpServer = {
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket (what a slow client costs us). */
   webSocketBufferedBytes(): number[];
+  /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
+  webSockets: WebSocketTransport;
 };
 
 /**
@@ -75,17 +74,15 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     }
   });
 
-  // A WebSocket message is held whole in memory before it is parsed: same cap as a body.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
-  const wsHandler = applyWSSHandler({
-    wss,
+  const connectionsByAddress = new Map<string, number>();
+  const webSockets = createWebSocketTransport({
     router: appRouter,
     createContext: context,
-    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
-    experimental_encoder: eventEncoder,
     onError,
+    // A WebSocket message is held whole in memory before it is parsed: same cap as a body.
+    maxPayload: config.maxBodyBytes,
+    keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
   });
-  const connectionsByAddress = new Map<string, number>();
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
@@ -101,31 +98,30 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     if (open >= config.maxConnectionsPerAddress) {
       return refuse(socket, '429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      coalesceWrites(ws);
+    webSockets.handleUpgrade(req, socket, head, (ws) => {
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
       ws.once('close', () => {
         const left = (connectionsByAddress.get(address) ?? 1) - 1;
         if (left > 0) connectionsByAddress.set(address, left);
         else connectionsByAddress.delete(address);
       });
-      wss.emit('connection', ws, req);
     });
   });
 
   return {
     server,
     closeWebSockets() {
-      wsHandler.broadcastReconnectNotification();
-      for (const ws of wss.clients) ws.close(1012, 'server restarting');
-      wss.close();
+      webSockets.broadcastReconnectNotification();
+      webSockets.closeAll(1012, 'server restarting');
+      webSockets.stop();
     },
     dropWebSockets() {
-      for (const ws of wss.clients) ws.terminate();
+      webSockets.terminateAll();
     },
     webSocketBufferedBytes() {
-      return [...wss.clients].map((ws) => ws.bufferedAmount);
+      return webSockets.bufferedBytes();
     },
+    webSockets,
   };
 }
 

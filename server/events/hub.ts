@@ -40,13 +40,13 @@ export class EventHub {
 }
 
 /** Takes a published batch at once; false when it could not take all of it (an overflow). */
-export type Deliver = (events: readonly OrderEvent[]) => boolean;
+type TakeBatch = (events: readonly OrderEvent[]) => boolean;
 
 export class HubSubscriber {
   #queue: OrderEvent[] = [];
   #overflowed = false;
   #wake: (() => void) | undefined;
-  #deliver: Deliver | undefined;
+  #take: TakeBatch | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -58,16 +58,16 @@ export class HubSubscriber {
   }
 
   push(events: readonly OrderEvent[]): void {
-    if (this.#deliver) {
+    if (this.#take) {
       let took = false;
       try {
-        took = this.#deliver(events);
+        took = this.#take(events);
       } catch {
         // Counted as an overflow: the subscriber re-reads from the log, where a lasting
         // problem surfaces as its own error instead of breaking publish for everyone.
       }
       if (took) return;
-      this.#deliver = undefined;
+      this.#take = undefined;
       this.#overflowed = true;
     } else if (!this.#overflowed) {
       if (this.#queue.length + events.length > this.capacity) {
@@ -81,16 +81,16 @@ export class HubSubscriber {
   }
 
   /**
-   * From now on each published batch goes to `deliver` as it is published, instead of into
-   * the queue, until it returns false (then the subscriber is overflowed and woken) or
+   * From now on each published batch goes to `take` as it is published, instead of into the
+   * queue, until it returns false (then the subscriber is overflowed and woken) or
    * `detach()`. The queue must be empty: the caller has taken it.
    */
-  attach(deliver: Deliver): void {
-    this.#deliver = deliver;
+  attach(take: TakeBatch): void {
+    this.#take = take;
   }
 
   detach(): void {
-    this.#deliver = undefined;
+    this.#take = undefined;
   }
 
   /** Everything queued so far, oldest first; the queue starts again empty. */

@@ -1,61 +1,51 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { backoffDelay, sleep } from '../retry.ts';
+import type { EventSink } from './event-sink.ts';
 import type { EventHub } from './hub.ts';
 import { isAfter } from './position.ts';
 
 /** Reads a page of the log after a position, filtered like `matchesFilter`. */
 export type ReadLog = (after: string, limit: number, filter: EventFilter) => Promise<OrderEvent[]>;
 
-/**
- * A way to the client that skips the generator (see trpc/subscription-outlet.ts). Until it is
- * `ready` the stream yields; from then on it sends, and live events are sent as the hub
- * publishes them, without a generator step per subscriber per event.
- */
-export type Outlet = {
-  readonly ready: boolean;
-  hasRoom(): boolean;
-  send(event: OrderEvent): void;
-  waitForRoom(signal: AbortSignal): Promise<void>;
-};
-
 export type StreamOptions = {
   /** Resume after this position; null starts at the live end. */
   after: string | null;
   filter: EventFilter;
   signal: AbortSignal;
-  outlet?: Outlet;
 };
 
 /**
- * The events one subscriber receives: replay from the log after `after`, then live, with no
- * gap and no duplicate at the seam. Yielded, or sent through `outlet` once it is ready.
+ * The push core: sends one subscriber's events to `sink`, replay from the log after `after`,
+ * then live, with no gap and no duplicate at the seam, until `signal` aborts. Two thin ends
+ * use it: a WebSocket subscription's frames (trpc/subscription-sink.ts) and `streamEvents`
+ * below, an async generator for tRPC's HTTP and SSE path.
  *
  * Why there is no gap: we attach to the hub *before* reading the log. Every event committed
  * before the log read is in the read; every event published after attaching is in the queue
- * (or goes to the outlet); an event in both is skipped because `cursor` has passed it. The
- * same holds each time the subscriber overflows (its queue, or its socket's room) and falls
- * back to the log. Memory stays bounded: at most two pages of the log are held (one being
- * sent while the next is read), the queue has the hub's capacity, and the outlet sends only
- * while the socket has room.
+ * (or goes straight to the sink); an event in both is skipped because `cursor` has passed it.
+ * The same holds each time the subscriber overflows (the hub's queue, or the sink's room) and
+ * falls back to the log. Memory stays bounded: at most two pages of the log are held (one
+ * being sent while the next is read), the queue has the hub's capacity, and the sink is sent
+ * to only while it has room.
  */
-export async function* streamEvents(
+export async function pushEvents(
   hub: EventHub,
   readLog: ReadLog,
   pageSize: number,
-  { after, filter, signal, outlet }: StreamOptions,
-): AsyncGenerator<OrderEvent> {
+  { after, filter, signal }: StreamOptions,
+  sink: EventSink,
+): Promise<void> {
   const subscriber = hub.subscribe();
-  const direct = () => outlet !== undefined && outlet.ready;
   let cursor = after ?? hub.position;
 
-  /** Sends the events after `cursor` that match; false when the socket ran out of room. */
-  const deliver = (events: readonly OrderEvent[]): boolean => {
+  /** Sends the events after `cursor` that match; false when the sink ran out of room. */
+  const take = (events: readonly OrderEvent[]): boolean => {
     for (const event of events) {
       if (!isAfter(event.id, cursor)) continue;
       if (matchesFilter(event, filter)) {
-        if (!outlet!.hasRoom()) return false;
-        outlet!.send(event);
+        if (!sink.hasRoom()) return false;
+        sink.send(event);
       }
       cursor = event.id;
     }
@@ -75,7 +65,7 @@ export async function* streamEvents(
     let fromLog = after !== null;
     while (!signal.aborted) {
       if (fromLog || subscriber.overflowed || ahead) {
-        if (!ahead && direct() && !outlet!.hasRoom()) await outlet!.waitForRoom(signal);
+        if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
         const page = await (ahead ?? readAfter(cursor));
         ahead = undefined;
         if (page === undefined) break; // aborted while the database was away
@@ -83,45 +73,121 @@ export async function* streamEvents(
         // reached the end of what was visible: the queue has the rest.
         if (page.length === pageSize) ahead = readAfter(page.at(-1)!.id);
         for (const event of page) {
-          if (!direct()) yield event;
-          else {
-            if (!outlet!.hasRoom()) await outlet!.waitForRoom(signal);
-            if (signal.aborted) return;
-            outlet!.send(event);
-          }
+          if (!sink.hasRoom()) await sink.waitForRoom(signal);
+          if (signal.aborted) return;
+          sink.send(event);
           cursor = event.id;
         }
         fromLog = false;
         continue;
       }
-      if (direct()) {
-        // What queued up while we were away, then every batch as it is published.
-        if (deliver(subscriber.take())) {
-          subscriber.attach(deliver);
-          await subscriber.wait(signal); // until the socket runs out of room, or the end
-          subscriber.detach();
-        } else {
-          fromLog = true;
-        }
-        continue;
+      // What queued up while we were away, then every batch as it is published, until the
+      // sink runs out of room (the hub marks us overflowed and wakes us) or the end.
+      if (take(subscriber.take())) {
+        subscriber.attach(take);
+        await subscriber.wait(signal);
+        subscriber.detach();
+      } else {
+        fromLog = true;
       }
-      const batch = subscriber.take();
-      for (let i = 0; i < batch.length; i++) {
-        if (direct()) {
-          // The last yield made the outlet ready: the rest of the batch goes through it.
-          if (!deliver(batch.slice(i))) fromLog = true;
-          break;
-        }
-        const event = batch[i]!;
-        if (!isAfter(event.id, cursor)) continue;
-        if (matchesFilter(event, filter)) yield event;
-        cursor = event.id;
-        if (subscriber.overflowed || signal.aborted) break;
-      }
-      if (batch.length === 0) await subscriber.wait(signal);
     }
   } finally {
     subscriber.close();
+  }
+}
+
+/**
+ * The generator end: the same events as `pushEvents`, yielded, for tRPC's HTTP and SSE path.
+ * The core pushes into a bounded queue; a consumer that stops pulling fills it, and the core
+ * then falls back to the log as it would for a full socket.
+ */
+export async function* streamEvents(
+  hub: EventHub,
+  readLog: ReadLog,
+  pageSize: number,
+  { after, filter, signal }: StreamOptions,
+): AsyncGenerator<OrderEvent> {
+  const queue = new EventQueue(hub.capacity);
+  // Stops the core when the consumer stops pulling (return()) as well as on `signal`.
+  const stop = new AbortController();
+  const stopped = AbortSignal.any([signal, stop.signal]);
+  const pushing = pushEvents(hub, readLog, pageSize, { after, filter, signal: stopped }, queue).then(
+    () => queue.end(),
+    (err: unknown) => queue.end(err),
+  );
+  try {
+    for (;;) {
+      const batch = await queue.take(stopped);
+      if (batch === undefined) break;
+      for (const event of batch) yield event;
+    }
+  } finally {
+    stop.abort();
+    await pushing;
+  }
+}
+
+/** The generator end's sink: events wait here until the generator's consumer pulls them. */
+class EventQueue implements EventSink {
+  #events: OrderEvent[] = [];
+  #ended = false;
+  #error: unknown;
+  #wakeReader: (() => void) | undefined;
+  #wakeWriter: (() => void) | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  hasRoom(): boolean {
+    return this.#events.length < this.capacity;
+  }
+
+  send(event: OrderEvent): void {
+    this.#events.push(event);
+    this.#wakeReader?.();
+  }
+
+  waitForRoom(signal: AbortSignal): Promise<void> {
+    if (this.hasRoom() || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#wakeWriter = undefined;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#wakeWriter = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** The core has finished, with `error` if it failed. */
+  end(error?: unknown): void {
+    this.#ended = true;
+    this.#error = error;
+    this.#wakeReader?.();
+  }
+
+  /** Everything queued, oldest first, once there is something; undefined at the end. */
+  async take(signal: AbortSignal): Promise<OrderEvent[] | undefined> {
+    while (this.#events.length === 0) {
+      if (this.#ended) {
+        if (this.#error !== undefined) throw this.#error;
+        return undefined;
+      }
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#wakeReader = undefined;
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.#wakeReader = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    const taken = this.#events;
+    this.#events = [];
+    this.#wakeWriter?.();
+    return taken;
   }
 }
 

@@ -1,10 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../auth/principal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
+import type { EventSink } from '../events/event-sink.ts';
 import type { EventHub } from '../events/hub.ts';
-import { outbound } from '../coalesce-writes.ts';
 import type { Logger } from '../logger.ts';
 
 /** What procedures run with; built once at start-up and shared by every request. */
@@ -16,23 +15,16 @@ export type Services = {
   writeLimiter: RateLimiter;
 };
 
-/** The slice of a WebSocket a subscription needs: backpressure, and writing its own frames. */
-export type Outbound = {
-  readonly bufferedAmount: number;
-  readonly readyState: number;
-  /** Writes one complete WebSocket frame; dropped once the socket is not open. */
-  writeFrame(frame: Buffer): void;
-  /** Resolves when what is buffered has been handed to the kernel, the socket closed, or `signal` aborted. */
-  drained(signal: AbortSignal): Promise<void>;
-};
-
 export type Context = Services & {
   /** The caller, or undefined when a token was required and missing or unknown. */
   principal: Principal | undefined;
   /** Where the request came from: the rate limit's key when access control is off. */
   clientAddress: string;
-  /** The WebSocket the request came on; absent over HTTP. */
-  socket?: Outbound;
+  /**
+   * A WebSocket subscription's own way to its client: its request id and socket, set by our
+   * transport (trpc/ws-transport.ts) for each subscription call. Absent over HTTP and SSE.
+   */
+  eventSink?: EventSink;
   /** Open subscriptions on this WebSocket (the context lives as long as the connection). */
   subscriptions: { open: number };
 };
@@ -46,10 +38,10 @@ type ContextOptions = {
 /**
  * Builds a request's context. HTTP callers authenticate with `Authorization: Bearer`;
  * WebSocket callers with tRPC's `connectionParams: { token }` (never the URL, which ends up
- * in logs). The ws adapter builds one context per connection and passes the socket as `res`.
+ * in logs). The WebSocket transport builds one context per connection.
  */
 export function createContextFactory(services: Services): (opts: ContextOptions) => Context {
-  return ({ req, res, info }) => {
+  return ({ req, info }) => {
     const param = info?.connectionParams?.token;
     const secret = typeof param === 'string' ? param : bearerToken(req.headers.authorization);
     const ctx: Context = {
@@ -58,7 +50,6 @@ export function createContextFactory(services: Services): (opts: ContextOptions)
       clientAddress: req.socket.remoteAddress ?? 'unknown',
       subscriptions: { open: 0 },
     };
-    if (res instanceof WebSocket) ctx.socket = outbound(res);
     return ctx;
   };
 }
