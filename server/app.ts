@@ -10,6 +10,7 @@ import { ChangeListener } from './events/listener.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
+import type { WebSocketCounts } from './trpc/ws-connection.ts';
 import { createAuthenticator } from './auth/principal.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
 
@@ -24,8 +25,15 @@ export type App = {
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
   webSocketBufferedBytes(): number[];
+  /** Messages the WebSocket transport sent, by path, and event messages it built. */
+  webSocketStats(): WebSocketStats;
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
+};
+
+export type WebSocketStats = WebSocketCounts & {
+  /** event messages built: at most one per event per request-id prefix */
+  eventMessagesBuilt: number;
 };
 
 const HEALTH_QUERY_TIMEOUT_MS = 2_000;
@@ -116,6 +124,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       hub,
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
+      webSocketStats: () => ({ ...http.webSockets.counts, eventMessagesBuilt: http.webSockets.frames.built }),
       close: unwind,
     };
   } catch (err) {
