@@ -100,7 +100,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     }
     webSockets.handleUpgrade(req, socket, head, (ws) => {
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
-      ws.once('close', () => {
+      ws.on('close', () => {
         const left = (connectionsByAddress.get(address) ?? 1) - 1;
         if (left > 0) connectionsByAddress.set(address, left);
         else connectionsByAddress.delete(address);

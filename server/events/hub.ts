@@ -33,9 +33,14 @@ export class EventHub {
   }
 
   subscribe(): HubSubscriber {
-    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s));
+    const s = new HubSubscriber(this, this.capacity);
     this.#subscribers.add(s);
     return s;
+  }
+
+  /** Called by a subscriber's `close()`. */
+  unsubscribe(s: HubSubscriber): void {
+    this.#subscribers.delete(s);
   }
 }
 
@@ -45,13 +50,22 @@ type TakeBatch = (events: readonly OrderEvent[]) => boolean;
 export class HubSubscriber {
   #queue: OrderEvent[] = [];
   #overflowed = false;
-  #wake: (() => void) | undefined;
+  #waiting: { resolve: () => void; signal: AbortSignal } | undefined;
   #take: TakeBatch | undefined;
 
   constructor(
+    private readonly hub: EventHub,
     private readonly capacity: number,
-    readonly close: () => void,
   ) {}
+
+  /** The hub's position: the live end, when this subscriber started. */
+  get hubPosition(): string {
+    return this.hub.position;
+  }
+
+  close(): void {
+    this.hub.unsubscribe(this);
+  }
 
   get overflowed(): boolean {
     return this.#overflowed;
@@ -77,7 +91,7 @@ export class HubSubscriber {
         for (const e of events) this.#queue.push(e);
       }
     }
-    this.#wake?.();
+    this.#wakeUp();
   }
 
   /**
@@ -110,13 +124,22 @@ export class HubSubscriber {
   wait(signal: AbortSignal): Promise<void> {
     if (this.#queue.length > 0 || this.#overflowed || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => {
-        this.#wake = undefined;
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#wake = done;
-      signal.addEventListener('abort', done, { once: true });
+      this.#waiting = { resolve, signal };
+      // This object is the listener (handleEvent): no closure per wait.
+      signal.addEventListener('abort', this, { once: true });
     });
+  }
+
+  /** The abort of a `wait`'s signal. */
+  handleEvent(): void {
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const waiting = this.#waiting;
+    if (!waiting) return;
+    this.#waiting = undefined;
+    waiting.signal.removeEventListener('abort', this);
+    waiting.resolve();
   }
 }

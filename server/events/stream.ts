@@ -2,7 +2,7 @@ import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/o
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { backoffDelay, sleep } from '../retry.ts';
 import type { EventSink } from './event-sink.ts';
-import type { EventHub } from './hub.ts';
+import type { EventHub, HubSubscriber } from './hub.ts';
 import { isAfter } from './position.ts';
 
 /** Reads a page of the log after a position, filtered like `matchesFilter`. */
@@ -29,70 +29,94 @@ export type StreamOptions = {
  * being sent while the next is read), the queue has the hub's capacity, and the sink is sent
  * to only while it has room.
  */
-export async function pushEvents(
+export function pushEvents(
   hub: EventHub,
   readLog: ReadLog,
   pageSize: number,
-  { after, filter, signal }: StreamOptions,
+  options: StreamOptions,
   sink: EventSink,
 ): Promise<void> {
-  const subscriber = hub.subscribe();
-  let cursor = after ?? hub.position;
+  return new Push(hub.subscribe(), readLog, pageSize, options, sink).run(options.after);
+}
 
-  /** Sends the events after `cursor` that match; false when the sink ran out of room. */
-  const take = (events: readonly OrderEvent[]): boolean => {
+/**
+ * One subscriber's push, as an object rather than closures: a subscription holds it for its
+ * whole life (and under tsx every named closure carries a renamed `name`, a few hundred bytes).
+ */
+class Push {
+  #cursor: string;
+  readonly #take = this.take.bind(this);
+
+  constructor(
+    private readonly subscriber: HubSubscriber,
+    private readonly readLog: ReadLog,
+    private readonly pageSize: number,
+    private readonly options: StreamOptions,
+    private readonly sink: EventSink,
+  ) {
+    this.#cursor = options.after ?? subscriber.hubPosition;
+  }
+
+  /** Sends the events after the cursor that match; false when the sink ran out of room. */
+  take(events: readonly OrderEvent[]): boolean {
+    const { sink } = this;
+    const { filter } = this.options;
     for (const event of events) {
-      if (!isAfter(event.id, cursor)) continue;
+      if (!isAfter(event.id, this.#cursor)) continue;
       if (matchesFilter(event, filter)) {
         if (!sink.hasRoom()) return false;
         sink.send(event);
       }
-      cursor = event.id;
+      this.#cursor = event.id;
     }
     return true;
-  };
+  }
 
   /** The page after `position`. Anything queued until now is in it, or older than `position`. */
-  const readAfter = (position: string) => {
-    subscriber.reset();
-    const page = readPatiently(readLog, position, pageSize, filter, signal);
+  readAfter(position: string): Promise<OrderEvent[] | undefined> {
+    this.subscriber.reset();
+    const page = readPatiently(this.readLog, position, this.pageSize, this.options.filter, this.options.signal);
     page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
     return page;
-  };
-  let ahead: Promise<OrderEvent[] | undefined> | undefined;
+  }
 
-  try {
-    let fromLog = after !== null;
-    while (!signal.aborted) {
-      if (fromLog || subscriber.overflowed || ahead) {
-        if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
-        const page = await (ahead ?? readAfter(cursor));
-        ahead = undefined;
-        if (page === undefined) break; // aborted while the database was away
-        // A full page: the next one is read while this one is sent. A short one means we
-        // reached the end of what was visible: the queue has the rest.
-        if (page.length === pageSize) ahead = readAfter(page.at(-1)!.id);
-        for (const event of page) {
-          if (!sink.hasRoom()) await sink.waitForRoom(signal);
-          if (signal.aborted) return;
-          sink.send(event);
-          cursor = event.id;
+  async run(after: string | null): Promise<void> {
+    const { subscriber, sink } = this;
+    const { signal } = this.options;
+    let ahead: Promise<OrderEvent[] | undefined> | undefined;
+    try {
+      let fromLog = after !== null;
+      while (!signal.aborted) {
+        if (fromLog || subscriber.overflowed || ahead) {
+          if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
+          const page = await (ahead ?? this.readAfter(this.#cursor));
+          ahead = undefined;
+          if (page === undefined) break; // aborted while the database was away
+          // A full page: the next one is read while this one is sent. A short one means we
+          // reached the end of what was visible: the queue has the rest.
+          if (page.length === this.pageSize) ahead = this.readAfter(page.at(-1)!.id);
+          for (const event of page) {
+            if (!sink.hasRoom()) await sink.waitForRoom(signal);
+            if (signal.aborted) return;
+            sink.send(event);
+            this.#cursor = event.id;
+          }
+          fromLog = false;
+          continue;
         }
-        fromLog = false;
-        continue;
+        // What queued up while we were away, then every batch as it is published, until the
+        // sink runs out of room (the hub marks us overflowed and wakes us) or the end.
+        if (this.take(subscriber.take())) {
+          subscriber.attach(this.#take);
+          await subscriber.wait(signal);
+          subscriber.detach();
+        } else {
+          fromLog = true;
+        }
       }
-      // What queued up while we were away, then every batch as it is published, until the
-      // sink runs out of room (the hub marks us overflowed and wakes us) or the end.
-      if (take(subscriber.take())) {
-        subscriber.attach(take);
-        await subscriber.wait(signal);
-        subscriber.detach();
-      } else {
-        fromLog = true;
-      }
+    } finally {
+      subscriber.close();
     }
-  } finally {
-    subscriber.close();
   }
 }
 

@@ -60,13 +60,14 @@ export const ordersRouter = router({
     ctx.subscriptions.open++;
     try {
       const { lastEventId, ...filter } = input;
-      const readLog = (after: string, limit: number) => readEventJsonAfter(ctx.db, after, limit, filter);
+      const { db } = ctx;
       const options = { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal };
       if (ctx.eventSink) {
-        await pushEvents(ctx.hub, readLog, MAX_PAGE_SIZE, options, ctx.eventSink);
+        await pushEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options, ctx.eventSink);
         return;
       }
-      for await (const event of streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, options)) yield tracked(event.id, event);
+      const events = streamEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options);
+      for await (const event of events) yield tracked(event.id, event);
     } finally {
       ctx.subscriptions.open--;
     }

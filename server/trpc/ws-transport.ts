@@ -68,6 +68,20 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
     counts,
   };
 
+  // A function of its own, so that what outlives the handshake (the close listener) does not
+  // hold the upgrade request and its head buffer in a closure context.
+  const serve = (ws: WebSocket, socket: Duplex, req: IncomingMessage): boolean => {
+    if (ws.extensions !== '') {
+      // Shared, pre-built messages and compression do not mix; never expected to happen.
+      ws.close(1011, 'no WebSocket extensions are supported');
+      return false;
+    }
+    const connection = new WebSocketConnection(ws, socket, req, shared);
+    connections.add(connection);
+    ws.on('close', () => connections.delete(connection));
+    return true;
+  };
+
   const { pingMs, pongWaitMs } = opts.keepAlive;
   const sweep = setInterval(
     () => {
@@ -88,15 +102,7 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
   return {
     handleUpgrade(req, socket, head, onOpen) {
       wss.handleUpgrade(req, socket, head, (ws) => {
-        if (ws.extensions !== '') {
-          // Shared, pre-built messages and compression do not mix; never expected to happen.
-          ws.close(1011, 'no WebSocket extensions are supported');
-          return;
-        }
-        const connection = new WebSocketConnection(ws, socket, req, shared);
-        connections.add(connection);
-        ws.once('close', () => connections.delete(connection));
-        onOpen?.(ws);
+        if (serve(ws, socket, req)) onOpen?.(ws);
       });
     },
     broadcastReconnectNotification() {
