@@ -167,6 +167,7 @@ describe('tRPC WebSocket protocol: our transport replies as tRPC’s applyWSSHan
       ['?connectionParams=1', [{ send: { method: 'connectionParams', data: null } }, ...ask(call(1, 'query', 'orders.list')), ...end]],
       ['?connectionParams=1', [{ send: 'garbage' }, { until: (t) => t.closed !== undefined, what: 'closed' }]],
       ['?connectionParams=1', [{ send: params(5) }, { until: (t) => t.closed !== undefined, what: 'closed' }]],
+      ['?connectionParams=1', [{ send: [params(W1)] }, { until: (t) => t.closed !== undefined, what: 'closed' }]],
     ];
     const codes: Array<string | undefined> = [];
     for (const [query, steps] of sessions) {
@@ -174,7 +175,7 @@ describe('tRPC WebSocket protocol: our transport replies as tRPC’s applyWSSHan
       expect(byRequest(t.ours)).toEqual(byRequest(t.stock));
       codes.push(errorCode(t.ours, 1) ?? errorCode(t.ours, null));
     }
-    expect(codes).toEqual(['UNAUTHORIZED', 'UNAUTHORIZED', 'FORBIDDEN', 'UNAUTHORIZED', 'PARSE_ERROR', 'PARSE_ERROR']);
+    expect(codes).toEqual(['UNAUTHORIZED', 'UNAUTHORIZED', 'FORBIDDEN', 'UNAUTHORIZED', 'PARSE_ERROR', 'PARSE_ERROR', 'PARSE_ERROR']);
   });
 
   test('subscriptions: started, replay, live, filters, jsonrpc, duplicate id, stop and resubscribe, lastEventId param', async () => {

@@ -52,4 +52,16 @@ describe('events to WebSocket subscribers', () => {
     for (const s of rpc) expect(s.data.map((d) => [d.id, d.jsonrpc, d.orderId])).toEqual(orderIds.map((o) => ['sub "x"', '2.0', o]));
     for (const s of all) s.ws.close();
   });
+
+  test('compression is never negotiated, even when the client offers it', async ({ server }) => {
+    // Messages are built once and shared between subscribers; compressed per socket they
+    // could not be. The client offers permessage-deflate; the server must decline.
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/trpc`, { perMessageDeflate: true });
+    await once(ws, 'open');
+    expect(ws.extensions).toBe('');
+    ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'events.list', input: { after: '0', limit: 1 } } }));
+    const [reply] = (await once(ws, 'message')) as [Buffer];
+    expect(JSON.parse(String(reply))).toMatchObject({ id: 1, result: { type: 'data' } });
+    ws.close();
+  });
 });

@@ -258,11 +258,9 @@ export class WebSocketConnection {
   #onMessage(raw: RawData, isBinary: boolean): void {
     this.lastHeardAt = performance.now();
     this.pingSentAt = undefined;
-    if (!isBinary) {
-      const text = raw.toString();
-      if (text === 'PONG') return;
-      if (text === 'PING') return this.send('PONG');
-    }
+    const text = isBinary ? undefined : raw.toString();
+    if (text === 'PONG') return;
+    if (text === 'PING') return this.send('PONG');
     if (!Buffer.isBuffer(raw)) {
       const error = new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Unexpected WebSocket message format' });
       this.#respondOrReport(() => ({
@@ -271,7 +269,7 @@ export class WebSocketConnection {
       }));
       return;
     }
-    const data = isBinary ? raw : raw.toString('utf8');
+    const data = text ?? raw;
 
     if (!this.#ctxResult) {
       // The URL announced connectionParams: this first message carries them.
@@ -279,7 +277,7 @@ export class WebSocketConnection {
         let message: unknown;
         try {
           message = decode(data);
-          if (typeof message !== 'object' || message === null) throw new Error('Message was not an object');
+          if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new Error('Message was not an object');
         } catch (cause) {
           throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
         }
