@@ -7,6 +7,10 @@ import sirv from 'sirv';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import type { createOpsEndpoints } from './ops-endpoints.ts';
+import type { IdentifyRequest } from './request-identity.ts';
+import { logUpgrade, trackRequest } from './request-log.ts';
 import { createRestHandler } from './rest/orders.ts';
 import { sendJson } from './rest/http.ts';
 import { appRouter } from './routers/app.ts';
@@ -15,7 +19,13 @@ import { logError } from './trpc/errors.ts';
 import { RateLimitedError } from './trpc/init.ts';
 import { createWebSocketTransport, type WebSocketTransport } from './trpc/ws-transport.ts';
 
-export type Health = () => Promise<{ ok: boolean } & Record<string, unknown>>;
+/** What the server needs besides its configuration; built in app.ts. */
+export type HttpServerParts = {
+  context: ContextFactory;
+  ops: ReturnType<typeof createOpsEndpoints>;
+  identify: IdentifyRequest;
+  metrics: Metrics;
+};
 
 export type HttpServer = {
   server: Server;
@@ -23,6 +33,7 @@ export type HttpServer = {
   closeWebSockets(): void;
   /** Cuts every WebSocket without a word, as a network failure would. */
   dropWebSockets(): void;
+  webSocketCount(): number;
   /** Bytes queued in memory for each open WebSocket (what a slow client costs us). */
   webSocketBufferedBytes(): number[];
   /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
@@ -33,10 +44,10 @@ export type HttpServer = {
  * One port for everything:
  *   /trpc        tRPC over HTTP (batching on) and, on upgrade, over WebSocket
  *   /api/orders  the seed's REST API
- *   /healthz     database and listener status
+ *   /healthz     database and listener status; /readyz, /metrics (ops-endpoints.ts)
  *   /            the built page
  */
-export function createHttpServer(config: Config, context: ContextFactory, health: Health, log: Logger): HttpServer {
+export function createHttpServer(config: Config, { context, ops, identify, metrics }: HttpServerParts, log: Logger): HttpServer {
   const onError = ({ error, path }: { error: Parameters<typeof logError>[1]; path?: string }) => logError(log, error, path);
 
   const trpc = createHTTPHandler({
@@ -58,6 +69,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    trackRequest(log, metrics, req, res, pathname, identify(req));
     // A route that answered before reading the whole body (413, a refusal) must let the client
     // finish sending, or it sees a reset instead of the answer. Node drains a body nobody read;
     // one read in part and paused it leaves alone, so this drains that too.
@@ -66,10 +78,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     });
     try {
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return trpc(req, res);
-      if (pathname === '/healthz') {
-        const status = await health();
-        return sendJson(res, status.ok ? 200 : 503, status);
-      }
+      if (await ops(req, res, pathname)) return;
       if (await rest(req, res, pathname, url.searchParams)) return;
       if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${pathname}` });
       page(req, res, () => sendJson(res, 404, { error: `no route ${req.method} ${pathname}` }));
@@ -102,19 +111,27 @@ export function createHttpServer(config: Config, context: ContextFactory, health
       log.debug({ err, path: requestPath }, 'upgrade socket error');
       socket.destroy();
     });
+    const started = performance.now();
+    const identity = identify(req);
+    const refuseLogged = (status: string, message: string) => {
+      logUpgrade(log, identity, Number.parseInt(status, 10), started, message);
+      refuse(socket, status, message);
+    };
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-    if (pathname !== TRPC_PATH) return refuse(socket, '404 Not Found', `no WebSocket endpoint at ${pathname}; use ${TRPC_PATH}`);
+    if (pathname !== TRPC_PATH) return refuseLogged('404 Not Found', `no WebSocket endpoint at ${pathname}; use ${TRPC_PATH}`);
     // Against cross-site WebSocket hijacking: a browser always sends Origin; scripts may not.
     const origin = req.headers.origin;
     if (origin !== undefined && !originAllowed(origin, req.headers.host, config.allowedOrigins)) {
-      return refuse(socket, '403 Forbidden', `origin ${origin} may not open a WebSocket here (ALLOWED_ORIGINS)`);
+      return refuseLogged('403 Forbidden', `origin ${origin} may not open a WebSocket here (ALLOWED_ORIGINS)`);
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
+    // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
+    const address = identity.clientAddress;
     const open = connectionsByAddress.get(address) ?? 0;
     if (open >= config.maxConnectionsPerAddress) {
-      return refuse(socket, '429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
+      return refuseLogged('429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
     }
     webSockets.handleUpgrade(req, socket, head, (ws) => {
+      logUpgrade(log, identity, 101, started);
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
       ws.on('close', () => {
         const left = (connectionsByAddress.get(address) ?? 1) - 1;
@@ -133,6 +150,9 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     },
     dropWebSockets() {
       webSockets.terminateAll();
+    },
+    webSocketCount() {
+      return webSockets.count();
     },
     webSocketBufferedBytes() {
       return webSockets.bufferedBytes();

@@ -17,6 +17,8 @@ export class EventHub {
   constructor(
     startPosition: string,
     readonly capacity = 1024,
+    /** Told each time a subscriber overflows (the metrics count them). */
+    readonly onOverflow: () => void = () => {},
   ) {
     this.position = startPosition;
   }
@@ -82,16 +84,21 @@ export class HubSubscriber {
       }
       if (took) return;
       this.#take = undefined;
-      this.#overflowed = true;
+      this.#overflow();
     } else if (!this.#overflowed) {
       if (this.#queue.length + events.length > this.capacity) {
         this.#queue = [];
-        this.#overflowed = true;
+        this.#overflow();
       } else {
         for (const e of events) this.#queue.push(e);
       }
     }
     this.#wakeUp();
+  }
+
+  #overflow(): void {
+    this.#overflowed = true;
+    this.hub.onOverflow();
   }
 
   /**

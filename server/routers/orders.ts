@@ -51,6 +51,8 @@ export const ordersRouter = router({
    * is yielded. Over HTTP/SSE (and any other adapter) the events are yielded, tracked.
    */
   onChange: readProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
+    // Deliveries over WebSocket are counted where they are written (trpc/ws-connection.ts).
+    const transport = ctx.eventSink ? 'websocket' : 'sse';
     if (ctx.subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new TRPCError({
         code: 'TOO_MANY_REQUESTS',
@@ -58,6 +60,7 @@ export const ordersRouter = router({
       });
     }
     ctx.subscriptions.open++;
+    ctx.metrics.subscriptionOpened(transport);
     try {
       const { lastEventId, ...filter } = input;
       const { db } = ctx;
@@ -67,9 +70,13 @@ export const ordersRouter = router({
         return;
       }
       const events = streamEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options);
-      for await (const event of events) yield tracked(event.id, event);
+      for await (const event of events) {
+        ctx.metrics.eventsDelivered(transport);
+        yield tracked(event.id, event);
+      }
     } finally {
       ctx.subscriptions.open--;
+      ctx.metrics.subscriptionClosed(transport);
     }
   }),
 });

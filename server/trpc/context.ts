@@ -1,10 +1,13 @@
 import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../auth/principal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
 import type { EventSink } from '../events/event-sink.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { IdentifyRequest } from '../request-identity.ts';
 
 /** What procedures run with; built once at start-up and shared by every request. */
 export type Services = {
@@ -13,13 +16,18 @@ export type Services = {
   log: Logger;
   auth: Authenticator;
   writeLimiter: RateLimiter;
+  metrics: Metrics;
 };
 
 export type Context = Services & {
   /** The caller, or undefined when a token was required and missing or unknown. */
   principal: Principal | undefined;
-  /** Where the request came from: the rate limit's key when access control is off. */
+  /** Where the request came from (behind a trusted proxy, the client it forwards for): the rate limit's key when access control is off. */
   clientAddress: string;
+  /** The id of the HTTP request (or the WebSocket's upgrade request) in the logs. */
+  requestId: string;
+  /** Whether the call came over a WebSocket (the logs and metrics say which transport). */
+  overWebSocket: boolean;
   /**
    * A WebSocket subscription's own way to its client: its request id and socket, set by our
    * transport (trpc/ws-transport.ts) for each subscription call. Absent over HTTP and SSE.
@@ -40,14 +48,17 @@ type ContextOptions = {
  * WebSocket callers with tRPC's `connectionParams: { token }` (never the URL, which ends up
  * in logs). The WebSocket transport builds one context per connection.
  */
-export function createContextFactory(services: Services): (opts: ContextOptions) => Context {
-  return ({ req, info }) => {
+export function createContextFactory(services: Services, identify: IdentifyRequest): (opts: ContextOptions) => Context {
+  return ({ req, res, info }) => {
     const param = info?.connectionParams?.token;
     const secret = typeof param === 'string' ? param : bearerToken(req.headers.authorization);
+    const { clientAddress, requestId } = identify(req);
     const ctx: Context = {
       ...services,
       principal: services.auth.authenticate(secret),
-      clientAddress: req.socket.remoteAddress ?? 'unknown',
+      clientAddress,
+      requestId,
+      overWebSocket: res instanceof WebSocket,
       subscriptions: { open: 0 },
     };
     return ctx;

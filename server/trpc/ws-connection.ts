@@ -148,6 +148,7 @@ export class WebSocketConnection {
   sendEvent(prefix: string, event: OrderEvent): void {
     if (this.ws.readyState !== OPEN) return;
     this.shared.counts.eventMessages++;
+    this.#ctx?.metrics.eventsDelivered('websocket');
     this.send(this.shared.frames.message(prefix, event));
   }
 

@@ -33,6 +33,8 @@ export type WebSocketTransport = {
   terminateAll(): void;
   /** Bytes queued in memory for each open connection. */
   bufferedBytes(): number[];
+  /** Open connections. */
+  count(): number;
   readonly counts: Readonly<WebSocketCounts>;
   readonly frames: EventFrames;
   /** Stops the keep-alive sweep. */
@@ -118,6 +120,9 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
     },
     bufferedBytes() {
       return [...connections].map((c) => c.bufferedAmount);
+    },
+    count() {
+      return connections.size;
     },
     counts,
     frames,

@@ -7,8 +7,11 @@ import type { Config } from '../../server/config.ts';
 import { createAuthenticator } from '../../server/auth/principal.ts';
 import { createRateLimiter } from '../../server/auth/rate-limit.ts';
 import type { App } from '../../server/app.ts';
+import { createClientAddressOf } from '../../server/client-address.ts';
 import { createDatabase } from '../../server/db/client.ts';
 import { createLogger } from '../../server/logger.ts';
+import { Metrics } from '../../server/metrics.ts';
+import { createRequestIdentity } from '../../server/request-identity.ts';
 import { appRouter } from '../../server/routers/app.ts';
 import { createContextFactory } from '../../server/trpc/context.ts';
 import { createWebSocketTransport } from '../../server/trpc/ws-transport.ts';
@@ -37,7 +40,8 @@ export async function startEndpoint(
     log: createLogger('silent'),
     auth: createAuthenticator(config.tokens),
     writeLimiter: createRateLimiter(config.writeRateLimit),
-  });
+    metrics: new Metrics(),
+  }, createRequestIdentity(createClientAddressOf(config.trustProxy)));
   const server: Server = createServer((_, res) => res.writeHead(404).end());
   let shutdown: () => void;
   let stop: () => void;
