@@ -7,6 +7,7 @@ import { lastEventPosition, readEventsAfter } from './db/events.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
 import { ChangeListener } from './events/listener.ts';
+import { LogPruner } from './events/log-pruner.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
@@ -32,12 +33,18 @@ export type App = {
    * else keeps being served until close(). The first step of a graceful shutdown.
    */
   drain(): void;
+  /** Present when EVENT_RETENTION is set. */
+  pruner: LogPruner | undefined;
   /** Cuts every WebSocket connection abruptly (tests and fault drills). */
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
   webSocketBufferedBytes(): number[];
   /** Messages the WebSocket transport sent, by path, and event messages it built. */
   webSocketStats(): WebSocketStats;
+  /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
+  dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream. */
+  eventStreamBufferedBytes(): number[];
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -95,6 +102,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await listener.start();
     cleanup.push(['listener', () => listener.stop()]);
 
+    const pruner =
+      config.eventRetentionMs === undefined
+        ? undefined
+        : new LogPruner({ db, log, retentionMs: config.eventRetentionMs, intervalMs: config.eventPruneIntervalMs });
+    if (pruner) {
+      pruner.start();
+      cleanup.push(['pruner', () => pruner.stop()]);
+    }
+
     const pingDatabase = () =>
       Promise.race([
         db.execute(sql`select 1`).then(() => 'up' as const),
@@ -136,6 +152,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       () =>
         new Promise<void>((resolve) => {
           http.closeWebSockets();
+          // EventSource reconnects by itself once its stream ends (elsewhere, or here once back).
+          http.dropEventStreams();
           // close() waits for open connections; in-flight requests finish, and each
           // keep-alive connection is closed as soon as it falls idle, not at its timeout.
           const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
@@ -158,9 +176,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       drain() {
         draining = true;
       },
+      pruner,
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
       webSocketStats: () => ({ ...http.webSockets.counts, eventMessagesBuilt: http.webSockets.frames.built }),
+      dropEventStreams: http.dropEventStreams,
+      eventStreamBufferedBytes: http.eventStreamBufferedBytes,
       close: unwind,
     };
   } catch (err) {

@@ -4,6 +4,21 @@ import { trustedProxyProblem } from './client-address.ts';
 
 const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL');
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90s`, `1m`, `12h`, `30d` (also `500ms`), as milliseconds; more than zero. */
+function durationMs() {
+  return z.string().transform((text, ctx) => {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+    const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS] : NaN;
+    if (!(ms > 0) || !Number.isSafeInteger(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive duration such as 90s, 1m, 12h or 30d' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -24,7 +39,7 @@ const configSchema = z.object({
   ALLOWED_ORIGINS: z.string().optional(),
   /** mutations per second per token (or client address without tokens); 0: no limit */
   WRITE_RATE_LIMIT: z.coerce.number().min(0).default(1000),
-  /** open WebSockets per client address */
+  /** open WebSockets and SSE streams per client address */
   MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
   /** proxies whose X-Forwarded-For is believed: addresses or CIDRs, comma-separated */
   TRUST_PROXY: z
@@ -39,6 +54,10 @@ const configSchema = z.object({
     .default([]),
   /** after SIGTERM, how long to keep serving with /readyz at 503 before closing */
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** how long events stay in the log (`30d`, `12h`, `90s`); unset: for ever */
+  EVENT_RETENTION: durationMs().optional(),
+  /** how often old events are pruned */
+  EVENT_PRUNE_INTERVAL: durationMs().default(60_000),
 });
 
 const ROLES = ['reader', 'writer'] as const;
@@ -73,6 +92,9 @@ export type Config = Readonly<{
   /** empty: X-Forwarded-For is ignored */
   trustProxy: readonly string[];
   shutdownDrainMs: number;
+  /** undefined: events are kept for ever */
+  eventRetentionMs: number | undefined;
+  eventPruneIntervalMs: number;
 }>;
 
 export class ConfigError extends Error {
@@ -119,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
     trustProxy: Object.freeze(c.TRUST_PROXY),
     shutdownDrainMs: c.SHUTDOWN_DRAIN_MS,
+    eventRetentionMs: c.EVENT_RETENTION,
+    eventPruneIntervalMs: c.EVENT_PRUNE_INTERVAL,
   });
 }
 

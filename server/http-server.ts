@@ -36,13 +36,22 @@ export type HttpServer = {
   webSocketCount(): number;
   /** Bytes queued in memory for each open WebSocket (what a slow client costs us). */
   webSocketBufferedBytes(): number[];
+  /**
+   * Cuts every open Server-Sent Events stream. Clients reconnect by themselves (EventSource
+   * does), resuming from the last id they saw: what shutdown wants, and what a network
+   * failure looks like. Returns how many it cut.
+   */
+  dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
+  eventStreamBufferedBytes(): number[];
   /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
   webSockets: WebSocketTransport;
 };
 
 /**
  * One port for everything:
- *   /trpc        tRPC over HTTP (batching on) and, on upgrade, over WebSocket
+ *   /trpc        tRPC over HTTP (batching on; subscriptions as Server-Sent Events) and,
+ *                on upgrade, over WebSocket
  *   /api/orders  the seed's REST API
  *   /healthz     database and listener status; /readyz, /metrics (ops-endpoints.ts)
  *   /            the built page
@@ -64,12 +73,17 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
   });
   const rest = createRestHandler(context, config.maxBodyBytes);
   const page = staticPage(config.webDistDir);
+  // tRPC GET responses still open: the event streams among them are never idle, so
+  // server.close() would wait for them for ever.
+  const openGets = new Set<ServerResponse>();
+  const isEventStream = (res: ServerResponse) => String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-    trackRequest(log, metrics, req, res, pathname, identify(req));
+    const identity = identify(req);
+    trackRequest(log, metrics, req, res, pathname, identity);
     // A route that answered before reading the whole body (413, a refusal) must let the client
     // finish sending, or it sees a reset instead of the answer. Node drains a body nobody read;
     // one read in part and paused it leaves alone, so this drains that too.
@@ -77,7 +91,24 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
       if (!req.complete) req.resume();
     });
     try {
-      if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return trpc(req, res);
+      if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) {
+        if (req.method === 'GET' && pathname === EVENT_STREAM_PATH) {
+          // An event stream costs what a WebSocket subscription does: the same cap per address.
+          // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
+          const address = identity.clientAddress;
+          const open = connectionsByAddress.get(address) ?? 0;
+          if (open >= config.maxConnectionsPerAddress) {
+            return sendJson(res, 429, { error: `at most ${config.maxConnectionsPerAddress} WebSockets and event streams per client address` });
+          }
+          connectionsByAddress.set(address, open + 1);
+          res.once('close', () => release(address));
+        }
+        if (req.method === 'GET') {
+          openGets.add(res);
+          res.once('close', () => openGets.delete(res));
+        }
+        return trpc(req, res);
+      }
       if (await ops(req, res, pathname)) return;
       if (await rest(req, res, pathname, url.searchParams)) return;
       if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${pathname}` });
@@ -89,7 +120,6 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     }
   });
 
-  const connectionsByAddress = new Map<string, number>();
   const webSockets = createWebSocketTransport({
     router: appRouter,
     createContext: context,
@@ -98,6 +128,12 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     maxPayload: config.maxBodyBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
   });
+  const connectionsByAddress = new Map<string, number>();
+  const release = (address: string) => {
+    const left = (connectionsByAddress.get(address) ?? 1) - 1;
+    if (left > 0) connectionsByAddress.set(address, left);
+    else connectionsByAddress.delete(address);
+  };
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
@@ -133,11 +169,7 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     webSockets.handleUpgrade(req, socket, head, (ws) => {
       logUpgrade(log, identity, 101, started);
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
-      ws.on('close', () => {
-        const left = (connectionsByAddress.get(address) ?? 1) - 1;
-        if (left > 0) connectionsByAddress.set(address, left);
-        else connectionsByAddress.delete(address);
-      });
+      ws.on('close', () => release(address));
     });
   });
 
@@ -158,8 +190,19 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
       return webSockets.bufferedBytes();
     },
     webSockets,
+    dropEventStreams() {
+      const streams = [...openGets].filter(isEventStream);
+      for (const res of streams) res.destroy();
+      return streams.length;
+    },
+    eventStreamBufferedBytes() {
+      return [...openGets].filter(isEventStream).map((res) => res.writableLength);
+    },
   };
 }
+
+// The one subscription procedure; tRPC serves it over HTTP as Server-Sent Events (never batched).
+const EVENT_STREAM_PATH = `${TRPC_PATH}/orders.onChange`;
 
 type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Context;
 

@@ -34,6 +34,16 @@ export class EventHub {
     for (const s of this.#subscribers) s.push(events);
   }
 
+  /**
+   * The log cannot go on from `position` (LogGapError: pruned past it, or behind it after a
+   * restore): the hub goes on from `to`, and every subscriber drops its queue and reads the
+   * log from its own place, where it finds the gap and is refused, not handed a gap.
+   */
+  skipTo(to: string): void {
+    this.position = to;
+    for (const s of this.#subscribers) s.rereadLog();
+  }
+
   subscribe(): HubSubscriber {
     const s = new HubSubscriber(this, this.capacity);
     this.#subscribers.add(s);
@@ -96,9 +106,21 @@ export class HubSubscriber {
     this.#wakeUp();
   }
 
+  /** A slow subscriber: it lost its place in the queue or the socket (counted in the metrics). */
   #overflow(): void {
     this.#overflowed = true;
     this.hub.onOverflow();
+  }
+
+  /**
+   * Drops the queue and sends the subscriber back to the log, though it kept up: the log has a
+   * gap where the hub was (see EventHub.skipTo). Not counted as a slow subscriber's overflow.
+   */
+  rereadLog(): void {
+    this.#queue = [];
+    this.#take = undefined;
+    this.#overflowed = true;
+    this.#wakeUp();
   }
 
   /**
