@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['fanout', 'writes', 'catchup', 'memory', 'startup'] as const;
+export const SCENARIOS = ['fanout', 'wide', 'writes', 'catchup', 'memory', 'startup'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every size the run uses, in one place, so smoke and full differ only here. */
@@ -28,6 +28,8 @@ export type Sizes = {
   idleSubscribers: number;
   pausedReaderEvents: number;
   startupRuns: number;
+  /** the wide fan-out: many subscribers at a low rate (no flood) */
+  wide: { subscribers: number; rate: number; seconds: number; warmupEvents: number };
   /** longest a single phase may wait for its deliveries */
   phaseDeadlineMs: number;
   /** quiet time before a measurement, so set-up work (connections, GC) is not counted */
@@ -51,6 +53,7 @@ const FULL: Sizes = {
   idleSubscribers: 1_000,
   pausedReaderEvents: 50_000,
   startupRuns: 3,
+  wide: { subscribers: 10_000, rate: 5, seconds: 10, warmupEvents: 5 },
   phaseDeadlineMs: 30_000,
   settleMs: 2_000,
 };
@@ -72,6 +75,7 @@ const SMOKE: Sizes = {
   idleSubscribers: 50,
   pausedReaderEvents: 2_000,
   startupRuns: 1,
+  wide: { subscribers: 200, rate: 5, seconds: 2, warmupEvents: 2 },
   phaseDeadlineMs: 15_000,
   settleMs: 300,
 };
@@ -85,6 +89,8 @@ export function parseOptions(argv: string[]): Options {
       smoke: { type: 'boolean', default: false },
       only: { type: 'string' },
       subscribers: { type: 'string' },
+      'wide-subscribers': { type: 'string' },
+      'wide-seconds': { type: 'string' },
     },
   });
   const only = values.only === undefined ? [...SCENARIOS] : values.only.split(',').map((s) => s.trim());
@@ -103,5 +109,14 @@ export function parseOptions(argv: string[]): Options {
       return count;
     });
   }
+  // --wide-subscribers 2000 --wide-seconds 4: a smaller wide fan-out, for a busy machine.
+  const whole = (name: string, value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: "${value}" is not a positive whole number`);
+    return n;
+  };
+  sizes.wide = { ...sizes.wide };
+  if (values['wide-subscribers'] !== undefined) sizes.wide.subscribers = whole('wide-subscribers', values['wide-subscribers']);
+  if (values['wide-seconds'] !== undefined) sizes.wide.seconds = whole('wide-seconds', values['wide-seconds']);
   return { smoke, only: only as ScenarioName[], sizes };
 }

@@ -20,11 +20,13 @@ import type { ScenarioContext } from './scenarios/context.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runStartup } from './scenarios/startup.ts';
+import { runWideFanout } from './scenarios/wide-fanout.ts';
 import { runWrites } from './scenarios/writes.ts';
 import { REPO_ROOT } from './server-process.ts';
 
 const SCENARIO_RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   fanout: runFanout,
+  wide: runWideFanout,
   writes: runWrites,
   catchup: runCatchUp,
   memory: runMemory,
@@ -45,7 +47,7 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   cleanUpOnSignals();
   const fdLimit = openFileLimit();
-  const largest = Math.max(...options.sizes.fanoutSubscribers, options.sizes.idleSubscribers);
+  const largest = Math.max(...options.sizes.fanoutSubscribers, options.sizes.idleSubscribers, options.sizes.wide.subscribers);
   // The server holds every socket in one process: it needs the descriptors, we cannot split it.
   if (fdLimit < largest + RESERVED_DESCRIPTORS) {
     log(`bench: ulimit -n is ${fdLimit}; the server needs ${largest + RESERVED_DESCRIPTORS} for ${largest} sockets. Raise it (ulimit -n 65536) and run again.`);

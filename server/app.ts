@@ -11,6 +11,7 @@ import { LogPruner } from './events/log-pruner.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
+import type { WebSocketCounts } from './trpc/ws-connection.ts';
 import { createAuthenticator } from './auth/principal.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
 import { createClientAddressOf } from './client-address.ts';
@@ -38,12 +39,19 @@ export type App = {
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
   webSocketBufferedBytes(): number[];
+  /** Messages the WebSocket transport sent, by path, and event messages it built. */
+  webSocketStats(): WebSocketStats;
   /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
   dropEventStreams(): number;
   /** Bytes queued in memory for each open event stream. */
   eventStreamBufferedBytes(): number[];
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
+};
+
+export type WebSocketStats = WebSocketCounts & {
+  /** event messages built: at most one per event per request-id prefix */
+  eventMessagesBuilt: number;
 };
 
 const HEALTH_QUERY_TIMEOUT_MS = 2_000;
@@ -171,6 +179,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       pruner,
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
+      webSocketStats: () => ({ ...http.webSockets.counts, eventMessagesBuilt: http.webSockets.frames.built }),
       dropEventStreams: http.dropEventStreams,
       eventStreamBufferedBytes: http.eventStreamBufferedBytes,
       close: unwind,

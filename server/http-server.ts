@@ -3,9 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import sirv from 'sirv';
-import { WebSocketServer } from 'ws';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -13,14 +11,13 @@ import type { Metrics } from './metrics.ts';
 import type { createOpsEndpoints } from './ops-endpoints.ts';
 import type { IdentifyRequest } from './request-identity.ts';
 import { logUpgrade, trackRequest } from './request-log.ts';
-import { coalesceWrites } from './coalesce-writes.ts';
 import { createRestHandler } from './rest/orders.ts';
 import { sendJson } from './rest/http.ts';
 import { appRouter } from './routers/app.ts';
 import type { Context } from './trpc/context.ts';
 import { logError } from './trpc/errors.ts';
-import { eventEncoder } from './trpc/event-encoder.ts';
 import { RateLimitedError } from './trpc/init.ts';
+import { createWebSocketTransport, type WebSocketTransport } from './trpc/ws-transport.ts';
 
 /** What the server needs besides its configuration; built in app.ts. */
 export type HttpServerParts = {
@@ -47,6 +44,8 @@ export type HttpServer = {
   dropEventStreams(): number;
   /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
   eventStreamBufferedBytes(): number[];
+  /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
+  webSockets: WebSocketTransport;
 };
 
 /**
@@ -121,15 +120,13 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     }
   });
 
-  // A WebSocket message is held whole in memory before it is parsed: same cap as a body.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
-  const wsHandler = applyWSSHandler({
-    wss,
+  const webSockets = createWebSocketTransport({
     router: appRouter,
     createContext: context,
-    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
-    experimental_encoder: eventEncoder,
     onError,
+    // A WebSocket message is held whole in memory before it is parsed: same cap as a body.
+    maxPayload: config.maxBodyBytes,
+    keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
   });
   const connectionsByAddress = new Map<string, number>();
   const release = (address: string) => {
@@ -143,8 +140,11 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     // Node hands the socket over without its own error listener. A client that resets while a
     // refusal is written (HAProxy does so by itself) would otherwise crash the process with an
     // unhandled ECONNRESET. ws adds its own listeners once it accepts; this one stays harmless.
+    // The path, not `req`: this listener lives as long as the socket and would keep the
+    // request (every header of it) in memory with it.
+    const requestPath = req.url;
     socket.on('error', (err) => {
-      log.debug({ err, path: req.url }, 'upgrade socket error');
+      log.debug({ err, path: requestPath }, 'upgrade socket error');
       socket.destroy();
     });
     const started = performance.now();
@@ -166,31 +166,30 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     if (open >= config.maxConnectionsPerAddress) {
       return refuseLogged('429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    webSockets.handleUpgrade(req, socket, head, (ws) => {
       logUpgrade(log, identity, 101, started);
-      coalesceWrites(ws);
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
-      ws.once('close', () => release(address));
-      wss.emit('connection', ws, req);
+      ws.on('close', () => release(address));
     });
   });
 
   return {
     server,
     closeWebSockets() {
-      wsHandler.broadcastReconnectNotification();
-      for (const ws of wss.clients) ws.close(1012, 'server restarting');
-      wss.close();
+      webSockets.broadcastReconnectNotification();
+      webSockets.closeAll(1012, 'server restarting');
+      webSockets.stop();
     },
     dropWebSockets() {
-      for (const ws of wss.clients) ws.terminate();
+      webSockets.terminateAll();
     },
     webSocketCount() {
-      return wss.clients.size;
+      return webSockets.count();
     },
     webSocketBufferedBytes() {
-      return [...wss.clients].map((ws) => ws.bufferedAmount);
+      return webSockets.bufferedBytes();
     },
+    webSockets,
     dropEventStreams() {
       const streams = [...openGets].filter(isEventStream);
       for (const res of streams) res.destroy();

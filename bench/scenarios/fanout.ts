@@ -13,8 +13,11 @@ import { SubscriberGroup, type PhaseResult } from '../subscriber-group.ts';
 import type { BroadcastArgs, BroadcastResult } from '../baseline-ws-server.ts';
 import type { ScenarioContext } from './context.ts';
 
-type Measured = PhaseResult & { usage: ProcessUsage };
-type SystemResult = { rate: Measured; flood: Measured };
+export type Measured = PhaseResult & { usage: ProcessUsage };
+export type SystemResult = { rate: Measured; flood?: Measured };
+
+/** One fan-out measurement: warm-up and measured events at `rate` per second, then a flood (0: none). */
+export type FanoutPlan = { subscribers: number; processes: number; rate: number; warmupEvents: number; rateEvents: number; floodEvents: number };
 
 // Until the first run tells us the real size, what a created-order event frame measures.
 const DEFAULT_FRAME_BYTES = 330;
@@ -30,10 +33,12 @@ export async function runFanout(ctx: ScenarioContext): Promise<void> {
     const processes = Math.max(sizes.subscriberProcesses, Math.ceil(subscribers / ctx.socketsPerProcess));
 
     ctx.log(`fanout: ${subscribers} subscribers on live-orders (${rateEvents} at ${sizes.fixedRate}/s, then ${floodEvents} flooded)`);
-    const ours = await measureOurs(ctx, subscribers, processes, rateEvents, floodEvents);
+    const plan: FanoutPlan = { subscribers, processes, rate: sizes.fixedRate, warmupEvents: sizes.warmupEvents, rateEvents, floodEvents };
+    const ours = await measureOurs(ctx, plan);
     ctx.log(`fanout: ${subscribers} subscribers on the bare ws baseline`);
-    const frameBytes = Math.round(ours.rate.frameBytes) || DEFAULT_FRAME_BYTES;
-    const baseline = await measureBaseline(ctx, subscribers, processes, rateEvents, floodEvents, frameBytes);
+    const baseline = await measureBaseline(ctx, plan, Math.round(ours.rate.frameBytes) || DEFAULT_FRAME_BYTES);
+    const oursFlood = ours.flood!;
+    const baselineFlood = baseline.flood!;
     results[subscribers] = { ours, baseline };
 
     const scenario = `fan-out ${subscribers.toLocaleString('en-US')}`;
@@ -75,10 +80,10 @@ export async function runFanout(ctx: ScenarioContext): Promise<void> {
       metric: 'deliveries/s',
       note: floodNote,
       unit: '/s',
-      ours: ours.flood.deliveriesPerSecond,
-      baseline: baseline.flood.deliveriesPerSecond,
+      ours: oursFlood.deliveriesPerSecond,
+      baseline: baselineFlood.deliveriesPerSecond,
       ...(subscribers === 1000
-        ? { target: '>= 60% of base', pass: ours.flood.deliveriesPerSecond >= 0.6 * baseline.flood.deliveriesPerSecond }
+        ? { target: '>= 60% of base', pass: oursFlood.deliveriesPerSecond >= 0.6 * baselineFlood.deliveriesPerSecond }
         : {}),
     });
     ctx.rows.push({
@@ -86,26 +91,21 @@ export async function runFanout(ctx: ScenarioContext): Promise<void> {
       metric: 'delivered',
       note: 'flood',
       unit: '%',
-      ours: (100 * ours.flood.deliveries) / ours.flood.expectedDeliveries,
-      baseline: (100 * baseline.flood.deliveries) / baseline.flood.expectedDeliveries,
+      ours: (100 * oursFlood.deliveries) / oursFlood.expectedDeliveries,
+      baseline: (100 * baselineFlood.deliveries) / baselineFlood.expectedDeliveries,
     });
     for (const metric of ['p50', 'p99'] as const) {
-      ctx.rows.push({ scenario, metric: `latency ${metric}`, note: 'flood', unit: 'ms', ours: ours.flood.latency[metric], baseline: baseline.flood.latency[metric] });
+      ctx.rows.push({ scenario, metric: `latency ${metric}`, note: 'flood', unit: 'ms', ours: oursFlood.latency[metric], baseline: baselineFlood.latency[metric] });
     }
-    ctx.rows.push({ scenario, metric: 'server CPU', note: 'flood', unit: 'cores', ours: ours.flood.usage.serverCpu, baseline: baseline.flood.usage.serverCpu });
-    ctx.rows.push({ scenario, metric: 'server RSS max', note: 'flood', unit: 'MB', ours: ours.flood.usage.rssMaxMb, baseline: baseline.flood.usage.rssMaxMb });
+    ctx.rows.push({ scenario, metric: 'server CPU', note: 'flood', unit: 'cores', ours: oursFlood.usage.serverCpu, baseline: baselineFlood.usage.serverCpu });
+    ctx.rows.push({ scenario, metric: 'server RSS max', note: 'flood', unit: 'MB', ours: oursFlood.usage.rssMaxMb, baseline: baselineFlood.usage.rssMaxMb });
   }
   ctx.details.fanout = results;
 }
 
-async function measureOurs(
-  ctx: ScenarioContext,
-  subscribers: number,
-  processes: number,
-  rateEvents: number,
-  floodEvents: number,
-): Promise<SystemResult> {
-  const databaseUrl = await ctx.database.create(`bench_fanout_${subscribers}`);
+export async function measureOurs(ctx: ScenarioContext, plan: FanoutPlan): Promise<SystemResult> {
+  const { subscribers, processes, rate: perSecond, rateEvents, floodEvents } = plan;
+  const databaseUrl = await ctx.database.create(`bench_fanout_${subscribers}_${perSecond}`);
   const server = await startServer({ DATABASE_URL: databaseUrl });
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   const group = new SubscriberGroup(subscribers, processes);
@@ -115,13 +115,14 @@ async function measureOurs(
 
     // Warm-up at the fixed rate, not counted (the baseline gets the same).
     await group.begin(await nextOrderId(sql));
-    await group.collect(ctx.sizes.warmupEvents, await writeAtRate(sql, ctx.sizes.fixedRate, ctx.sizes.warmupEvents), ctx.sizes.phaseDeadlineMs);
+    await group.collect(plan.warmupEvents, await writeAtRate(sql, perSecond, plan.warmupEvents), ctx.sizes.phaseDeadlineMs);
 
     await group.begin(await nextOrderId(sql));
     let sampler = sampleProcess(server.pid, ctx.database.postmasterPid);
-    let sent = await writeAtRate(sql, ctx.sizes.fixedRate, rateEvents);
+    let sent = await writeAtRate(sql, perSecond, rateEvents);
     const rate = { ...(await group.collect(rateEvents, sent, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
-    check(ctx, `fan-out ${subscribers} (rate)`, rate);
+    check(ctx, `fan-out ${subscribers} at ${perSecond}/s`, rate);
+    if (floodEvents === 0) return { rate };
     // A phase that ran out of time leaves a backlog that would slow the next one down.
     if (rate.deliveries < rate.expectedDeliveries) await settle(ctx.sizes.settleMs * 5);
 
@@ -138,14 +139,8 @@ async function measureOurs(
   }
 }
 
-async function measureBaseline(
-  ctx: ScenarioContext,
-  subscribers: number,
-  processes: number,
-  rateEvents: number,
-  floodEvents: number,
-  frameBytes: number,
-): Promise<SystemResult> {
+export async function measureBaseline(ctx: ScenarioContext, plan: FanoutPlan, frameBytes: number): Promise<SystemResult> {
+  const { subscribers, processes, rate: perSecond, warmupEvents: warmup, rateEvents, floodEvents } = plan;
   const server = startChild('./baseline-ws-server.ts');
   const group = new SubscriberGroup(subscribers, processes);
   try {
@@ -154,16 +149,16 @@ async function measureBaseline(
     await settle(ctx.sizes.settleMs);
 
     const broadcast = (args: BroadcastArgs) => server.call<BroadcastResult>('broadcast', args, ctx.sizes.phaseDeadlineMs * 2);
-    const warmup = ctx.sizes.warmupEvents;
     await group.begin(1);
-    let { sentTimes } = await broadcast({ count: warmup, rate: ctx.sizes.fixedRate, frameBytes, firstSeq: 1 });
+    let { sentTimes } = await broadcast({ count: warmup, rate: perSecond, frameBytes, firstSeq: 1 });
     await group.collect(warmup, sentTimes, ctx.sizes.phaseDeadlineMs);
 
     await group.begin(warmup + 1);
     let sampler = sampleProcess(server.pid, undefined);
-    ({ sentTimes } = await broadcast({ count: rateEvents, rate: ctx.sizes.fixedRate, frameBytes, firstSeq: warmup + 1 }));
+    ({ sentTimes } = await broadcast({ count: rateEvents, rate: perSecond, frameBytes, firstSeq: warmup + 1 }));
     const rate = { ...(await group.collect(rateEvents, sentTimes, ctx.sizes.phaseDeadlineMs)), usage: sampler.stop() };
-    check(ctx, `baseline ${subscribers} (rate)`, rate);
+    check(ctx, `baseline ${subscribers} at ${perSecond}/s`, rate);
+    if (floodEvents === 0) return { rate };
 
     await group.begin(warmup + rateEvents + 1);
     sampler = sampleProcess(server.pid, undefined);
@@ -184,7 +179,7 @@ function settle(ms: number): Promise<void> {
 }
 
 /** Lost, reordered or foreign deliveries are findings, not harness failures: say so loudly. */
-function check(ctx: ScenarioContext, what: string, phase: PhaseResult): void {
+export function check(ctx: ScenarioContext, what: string, phase: PhaseResult): void {
   if (phase.deliveries < phase.expectedDeliveries) {
     ctx.log(`  ${what}: only ${phase.deliveries} of ${phase.expectedDeliveries} deliveries before the deadline`);
   }

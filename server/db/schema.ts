@@ -40,6 +40,11 @@ export const orders = pgTable(
   (t) => [
     check('orders_customer_name_length', sql`char_length(${t.customerName}) between 1 and ${sql.raw(String(MAX_NAME_LENGTH))}`),
     check('orders_product_name_length', sql`char_length(${t.productName}) between 1 and ${sql.raw(String(MAX_NAME_LENGTH))}`),
+    // The years in which PostgreSQL's to_char (order_json(), the replay query) and JavaScript
+    // (toISOString, and postgres.js parsing "0050-..." as 1950) write a time the same way;
+    // outside them an order's JSON would depend on which path it took. Only raw SQL can
+    // set created_at (updated_at follows it, or the clock); out of range is refused.
+    check('orders_created_at_range', sql`${t.createdAt} >= '0100-01-01T00:00:00Z' and ${t.createdAt} < '10000-01-01T00:00:00Z'`),
     index('orders_status_id_idx').on(t.status, t.id),
   ],
 );

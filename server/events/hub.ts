@@ -18,7 +18,7 @@ export class EventHub {
     startPosition: string,
     readonly capacity = 1024,
     /** Told each time a subscriber overflows (the metrics count them). */
-    private readonly onOverflow: () => void = () => {},
+    readonly onOverflow: () => void = () => {},
   ) {
     this.position = startPosition;
   }
@@ -45,42 +45,55 @@ export class EventHub {
   }
 
   subscribe(): HubSubscriber {
-    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s), this.onOverflow);
+    const s = new HubSubscriber(this, this.capacity);
     this.#subscribers.add(s);
     return s;
+  }
+
+  /** Called by a subscriber's `close()`. */
+  unsubscribe(s: HubSubscriber): void {
+    this.#subscribers.delete(s);
   }
 }
 
 /** Takes a published batch at once; false when it could not take all of it (an overflow). */
-export type Deliver = (events: readonly OrderEvent[]) => boolean;
+type TakeBatch = (events: readonly OrderEvent[]) => boolean;
 
 export class HubSubscriber {
   #queue: OrderEvent[] = [];
   #overflowed = false;
-  #wake: (() => void) | undefined;
-  #deliver: Deliver | undefined;
+  #waiting: { resolve: () => void; signal: AbortSignal } | undefined;
+  #take: TakeBatch | undefined;
 
   constructor(
+    private readonly hub: EventHub,
     private readonly capacity: number,
-    readonly close: () => void,
-    private readonly onOverflow: () => void = () => {},
   ) {}
+
+  /** The hub's position: the live end, when this subscriber started. */
+  get hubPosition(): string {
+    return this.hub.position;
+  }
+
+  close(): void {
+    this.hub.unsubscribe(this);
+  }
 
   get overflowed(): boolean {
     return this.#overflowed;
   }
 
   push(events: readonly OrderEvent[]): void {
-    if (this.#deliver) {
+    if (this.#take) {
       let took = false;
       try {
-        took = this.#deliver(events);
+        took = this.#take(events);
       } catch {
         // Counted as an overflow: the subscriber re-reads from the log, where a lasting
         // problem surfaces as its own error instead of breaking publish for everyone.
       }
       if (took) return;
-      this.#deliver = undefined;
+      this.#take = undefined;
       this.#overflow();
     } else if (!this.#overflowed) {
       if (this.#queue.length + events.length > this.capacity) {
@@ -90,13 +103,13 @@ export class HubSubscriber {
         for (const e of events) this.#queue.push(e);
       }
     }
-    this.#wake?.();
+    this.#wakeUp();
   }
 
   /** A slow subscriber: it lost its place in the queue or the socket (counted in the metrics). */
   #overflow(): void {
     this.#overflowed = true;
-    this.onOverflow();
+    this.hub.onOverflow();
   }
 
   /**
@@ -105,22 +118,22 @@ export class HubSubscriber {
    */
   rereadLog(): void {
     this.#queue = [];
-    this.#deliver = undefined;
+    this.#take = undefined;
     this.#overflowed = true;
-    this.#wake?.();
+    this.#wakeUp();
   }
 
   /**
-   * From now on each published batch goes to `deliver` as it is published, instead of into
-   * the queue, until it returns false (then the subscriber is overflowed and woken) or
+   * From now on each published batch goes to `take` as it is published, instead of into the
+   * queue, until it returns false (then the subscriber is overflowed and woken) or
    * `detach()`. The queue must be empty: the caller has taken it.
    */
-  attach(deliver: Deliver): void {
-    this.#deliver = deliver;
+  attach(take: TakeBatch): void {
+    this.#take = take;
   }
 
   detach(): void {
-    this.#deliver = undefined;
+    this.#take = undefined;
   }
 
   /** Everything queued so far, oldest first; the queue starts again empty. */
@@ -140,13 +153,22 @@ export class HubSubscriber {
   wait(signal: AbortSignal): Promise<void> {
     if (this.#queue.length > 0 || this.#overflowed || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => {
-        this.#wake = undefined;
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#wake = done;
-      signal.addEventListener('abort', done, { once: true });
+      this.#waiting = { resolve, signal };
+      // This object is the listener (handleEvent): no closure per wait.
+      signal.addEventListener('abort', this, { once: true });
     });
+  }
+
+  /** The abort of a `wait`'s signal. */
+  handleEvent(): void {
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const waiting = this.#waiting;
+    if (!waiting) return;
+    this.#waiting = undefined;
+    waiting.signal.removeEventListener('abort', this);
+    waiting.resolve();
   }
 }

@@ -3,7 +3,7 @@ import type { EventFilter, OrderEvent } from '../../shared/orders.ts';
 import type { OrderStatus } from '../../shared/order-status.ts';
 import { matchesFilter } from '../../shared/orders.ts';
 import { EventHub } from './hub.ts';
-import { streamEvents } from './stream.ts';
+import { pushEvents, streamEvents } from './stream.ts';
 
 // The seam logic of streamEvents, with the log as an array: what the database would return
 // is "every committed event after the position", which the array models exactly.
@@ -116,7 +116,7 @@ describe('streamEvents', () => {
     abort.abort();
   });
 
-  test('through an outlet: yields until it is ready, then sends, live as published, and falls back to the log when the socket is full', async () => {
+  test('pushEvents: sends the replay, then live as published, and falls back to the log when the sink is full', async () => {
     const log = memoryLog();
     for (let i = 1; i <= 5; i++) log.committed.push(event(i, i % 2 ? 'shipped' : 'pending'));
     const hub = new EventHub('5');
@@ -124,46 +124,53 @@ describe('streamEvents', () => {
     const sent: string[] = [];
     let room = true;
     let waiting: (() => void) | undefined;
-    const outlet = {
-      ready: false,
+    const sink = {
       hasRoom: () => room,
       send: (e: OrderEvent) => void sent.push(e.id),
       waitForRoom: () => new Promise<void>((resolve) => (waiting = resolve)),
     };
     const filter = { status: 'shipped' } as const;
-    const stream = streamEvents(hub, log.readLog, 2, { after: '0', filter, signal: abort.signal, outlet });
-
-    // The first event is yielded (that is how the outlet learns its request id) ...
-    expect((await stream.next()).value?.id).toBe('1');
-    outlet.ready = true;
-    const rest = stream.next(); // ... and the generator never yields again: it sends.
+    const pushing = pushEvents(hub, log.readLog, 2, { after: '0', filter, signal: abort.signal }, sink);
     const publish = (from: number, to: number, status: OrderStatus = 'shipped') => {
       const events = Array.from({ length: to - from + 1 }, (_, i) => event(from + i, status));
       log.committed.push(...events);
       hub.publish(events);
     };
-    await until(() => sent.length === 2);
-    expect(sent).toEqual(['3', '5']); // the rest of the replay, filtered
+    await until(() => sent.length === 3);
+    expect(sent).toEqual(['1', '3', '5']); // the replay, filtered
 
     publish(6, 7);
-    expect(sent).toEqual(['3', '5', '6', '7']); // sent as published, synchronously
+    expect(sent).toEqual(['1', '3', '5', '6', '7']); // sent as published, synchronously
 
-    // The socket fills up: events published meanwhile are not sent, but read from the log
+    // The sink fills up: events published meanwhile are not sent, but read from the log
     // once there is room again, and nothing is sent twice.
     room = false;
     publish(8, 9);
     publish(10, 10, 'pending');
     publish(11, 12);
-    expect(sent).toEqual(['3', '5', '6', '7']);
+    expect(sent).toEqual(['1', '3', '5', '6', '7']);
     await until(() => waiting !== undefined);
     room = true;
     waiting!();
-    await until(() => sent.length === 8);
+    await until(() => sent.length === 9);
     publish(13, 13);
-    expect(sent).toEqual(['3', '5', '6', '7', '8', '9', '11', '12', '13']);
+    expect(sent).toEqual(['1', '3', '5', '6', '7', '8', '9', '11', '12', '13']);
 
     abort.abort();
-    expect((await rest).done).toBe(true);
+    await pushing;
+    expect(hub.subscriberCount).toBe(0);
+  });
+
+  test('the generator end stops the core when its consumer stops pulling', async () => {
+    const log = memoryLog();
+    const hub = new EventHub('0');
+    const stream = streamEvents(hub, log.readLog, 10, { after: null, filter: {}, signal: new AbortController().signal });
+    const first = stream.next();
+    await until(() => hub.subscriberCount === 1);
+    log.committed.push(event(1));
+    hub.publish([event(1)]);
+    expect((await first).value?.id).toBe('1');
+    await stream.return(undefined);
     expect(hub.subscriberCount).toBe(0);
   });
 });

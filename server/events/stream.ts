@@ -1,127 +1,217 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { backoffDelay, sleep } from '../retry.ts';
-import type { EventHub } from './hub.ts';
+import type { EventSink } from './event-sink.ts';
+import type { EventHub, HubSubscriber } from './hub.ts';
 import { isAfter } from './position.ts';
 
 /** Reads a page of the log after a position, filtered like `matchesFilter`. */
 export type ReadLog = (after: string, limit: number, filter: EventFilter) => Promise<OrderEvent[]>;
-
-/**
- * A way to the client that skips the generator (see trpc/subscription-outlet.ts). Until it is
- * `ready` the stream yields; from then on it sends, and live events are sent as the hub
- * publishes them, without a generator step per subscriber per event.
- */
-export type Outlet = {
-  readonly ready: boolean;
-  hasRoom(): boolean;
-  send(event: OrderEvent): void;
-  waitForRoom(signal: AbortSignal): Promise<void>;
-};
 
 export type StreamOptions = {
   /** Resume after this position; null starts at the live end. */
   after: string | null;
   filter: EventFilter;
   signal: AbortSignal;
-  outlet?: Outlet;
 };
 
 /**
- * The events one subscriber receives: replay from the log after `after`, then live, with no
- * gap and no duplicate at the seam. Yielded, or sent through `outlet` once it is ready.
+ * The push core: sends one subscriber's events to `sink`, replay from the log after `after`,
+ * then live, with no gap and no duplicate at the seam, until `signal` aborts. Two thin ends
+ * use it: a WebSocket subscription's frames (trpc/subscription-sink.ts) and `streamEvents`
+ * below, an async generator for tRPC's HTTP and SSE path.
  *
  * Why there is no gap: we attach to the hub *before* reading the log. Every event committed
  * before the log read is in the read; every event published after attaching is in the queue
- * (or goes to the outlet); an event in both is skipped because `cursor` has passed it. The
- * same holds each time the subscriber overflows (its queue, or its socket's room) and falls
- * back to the log. Memory stays bounded: at most two pages of the log are held (one being
- * sent while the next is read), the queue has the hub's capacity, and the outlet sends only
- * while the socket has room.
+ * (or goes straight to the sink); an event in both is skipped because `cursor` has passed it.
+ * The same holds each time the subscriber overflows (the hub's queue, or the sink's room) and
+ * falls back to the log. Memory stays bounded: at most two pages of the log are held (one
+ * being sent while the next is read), the queue has the hub's capacity, and the sink is sent
+ * to only while it has room.
+ */
+export function pushEvents(
+  hub: EventHub,
+  readLog: ReadLog,
+  pageSize: number,
+  options: StreamOptions,
+  sink: EventSink,
+): Promise<void> {
+  return new Push(hub.subscribe(), readLog, pageSize, options, sink).run(options.after);
+}
+
+/**
+ * One subscriber's push, as an object rather than closures: a subscription holds it for its
+ * whole life (and under tsx every named closure carries a renamed `name`, a few hundred bytes).
+ */
+class Push {
+  #cursor: string;
+  readonly #take = this.take.bind(this);
+
+  constructor(
+    private readonly subscriber: HubSubscriber,
+    private readonly readLog: ReadLog,
+    private readonly pageSize: number,
+    private readonly options: StreamOptions,
+    private readonly sink: EventSink,
+  ) {
+    this.#cursor = options.after ?? subscriber.hubPosition;
+  }
+
+  /** Sends the events after the cursor that match; false when the sink ran out of room. */
+  take(events: readonly OrderEvent[]): boolean {
+    const { sink } = this;
+    const { filter } = this.options;
+    for (const event of events) {
+      if (!isAfter(event.id, this.#cursor)) continue;
+      if (matchesFilter(event, filter)) {
+        if (!sink.hasRoom()) return false;
+        sink.send(event);
+      }
+      this.#cursor = event.id;
+    }
+    return true;
+  }
+
+  /** The page after `position`. Anything queued until now is in it, or older than `position`. */
+  readAfter(position: string): Promise<OrderEvent[] | undefined> {
+    this.subscriber.reset();
+    const page = readPatiently(this.readLog, position, this.pageSize, this.options.filter, this.options.signal);
+    page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
+    return page;
+  }
+
+  async run(after: string | null): Promise<void> {
+    const { subscriber, sink } = this;
+    const { signal } = this.options;
+    let ahead: Promise<OrderEvent[] | undefined> | undefined;
+    try {
+      let fromLog = after !== null;
+      while (!signal.aborted) {
+        if (fromLog || subscriber.overflowed || ahead) {
+          if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
+          const page = await (ahead ?? this.readAfter(this.#cursor));
+          ahead = undefined;
+          if (page === undefined) break; // aborted while the database was away
+          // A full page: the next one is read while this one is sent. A short one means we
+          // reached the end of what was visible: the queue has the rest.
+          if (page.length === this.pageSize) ahead = this.readAfter(page.at(-1)!.id);
+          for (const event of page) {
+            if (!sink.hasRoom()) await sink.waitForRoom(signal);
+            if (signal.aborted) return;
+            sink.send(event);
+            this.#cursor = event.id;
+          }
+          fromLog = false;
+          continue;
+        }
+        // What queued up while we were away, then every batch as it is published, until the
+        // sink runs out of room (the hub marks us overflowed and wakes us) or the end.
+        if (this.take(subscriber.take())) {
+          subscriber.attach(this.#take);
+          await subscriber.wait(signal);
+          subscriber.detach();
+        } else {
+          fromLog = true;
+        }
+      }
+    } finally {
+      subscriber.close();
+    }
+  }
+}
+
+/**
+ * The generator end: the same events as `pushEvents`, yielded, for tRPC's HTTP and SSE path.
+ * The core pushes into a bounded queue; a consumer that stops pulling fills it, and the core
+ * then falls back to the log as it would for a full socket.
  */
 export async function* streamEvents(
   hub: EventHub,
   readLog: ReadLog,
   pageSize: number,
-  { after, filter, signal, outlet }: StreamOptions,
+  { after, filter, signal }: StreamOptions,
 ): AsyncGenerator<OrderEvent> {
-  const subscriber = hub.subscribe();
-  const direct = () => outlet !== undefined && outlet.ready;
-  let cursor = after ?? hub.position;
-
-  /** Sends the events after `cursor` that match; false when the socket ran out of room. */
-  const deliver = (events: readonly OrderEvent[]): boolean => {
-    for (const event of events) {
-      if (!isAfter(event.id, cursor)) continue;
-      if (matchesFilter(event, filter)) {
-        if (!outlet!.hasRoom()) return false;
-        outlet!.send(event);
-      }
-      cursor = event.id;
-    }
-    return true;
-  };
-
-  /** The page after `position`. Anything queued until now is in it, or older than `position`. */
-  const readAfter = (position: string) => {
-    subscriber.reset();
-    const page = readPatiently(readLog, position, pageSize, filter, signal);
-    page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
-    return page;
-  };
-  let ahead: Promise<OrderEvent[] | undefined> | undefined;
-
+  const queue = new EventQueue(hub.capacity);
+  // Stops the core when the consumer stops pulling (return()) as well as on `signal`.
+  const stop = new AbortController();
+  const stopped = AbortSignal.any([signal, stop.signal]);
+  const pushing = pushEvents(hub, readLog, pageSize, { after, filter, signal: stopped }, queue).then(
+    () => queue.end(),
+    (err: unknown) => queue.end(err),
+  );
   try {
-    let fromLog = after !== null;
-    while (!signal.aborted) {
-      if (fromLog || subscriber.overflowed || ahead) {
-        if (!ahead && direct() && !outlet!.hasRoom()) await outlet!.waitForRoom(signal);
-        const page = await (ahead ?? readAfter(cursor));
-        ahead = undefined;
-        if (page === undefined) break; // aborted while the database was away
-        // A full page: the next one is read while this one is sent. A short one means we
-        // reached the end of what was visible: the queue has the rest.
-        if (page.length === pageSize) ahead = readAfter(page.at(-1)!.id);
-        for (const event of page) {
-          if (!direct()) yield event;
-          else {
-            if (!outlet!.hasRoom()) await outlet!.waitForRoom(signal);
-            if (signal.aborted) return;
-            outlet!.send(event);
-          }
-          cursor = event.id;
-        }
-        fromLog = false;
-        continue;
-      }
-      if (direct()) {
-        // What queued up while we were away, then every batch as it is published.
-        if (deliver(subscriber.take())) {
-          subscriber.attach(deliver);
-          await subscriber.wait(signal); // until the socket runs out of room, or the end
-          subscriber.detach();
-        } else {
-          fromLog = true;
-        }
-        continue;
-      }
-      const batch = subscriber.take();
-      for (let i = 0; i < batch.length; i++) {
-        if (direct()) {
-          // The last yield made the outlet ready: the rest of the batch goes through it.
-          if (!deliver(batch.slice(i))) fromLog = true;
-          break;
-        }
-        const event = batch[i]!;
-        if (!isAfter(event.id, cursor)) continue;
-        if (matchesFilter(event, filter)) yield event;
-        cursor = event.id;
-        if (subscriber.overflowed || signal.aborted) break;
-      }
-      if (batch.length === 0) await subscriber.wait(signal);
+    for (;;) {
+      const batch = await queue.take(stopped);
+      if (batch === undefined) break;
+      for (const event of batch) yield event;
     }
   } finally {
-    subscriber.close();
+    stop.abort();
+    await pushing;
+  }
+}
+
+/** The generator end's sink: events wait here until the generator's consumer pulls them. */
+class EventQueue implements EventSink {
+  #events: OrderEvent[] = [];
+  #ended = false;
+  #error: unknown;
+  #wakeReader: (() => void) | undefined;
+  #wakeWriter: (() => void) | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  hasRoom(): boolean {
+    return this.#events.length < this.capacity;
+  }
+
+  send(event: OrderEvent): void {
+    this.#events.push(event);
+    this.#wakeReader?.();
+  }
+
+  waitForRoom(signal: AbortSignal): Promise<void> {
+    if (this.hasRoom() || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#wakeWriter = undefined;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#wakeWriter = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** The core has finished, with `error` if it failed. */
+  end(error?: unknown): void {
+    this.#ended = true;
+    this.#error = error;
+    this.#wakeReader?.();
+  }
+
+  /** Everything queued, oldest first, once there is something; undefined at the end. */
+  async take(signal: AbortSignal): Promise<OrderEvent[] | undefined> {
+    while (this.#events.length === 0) {
+      if (this.#ended) {
+        if (this.#error !== undefined) throw this.#error;
+        return undefined;
+      }
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#wakeReader = undefined;
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.#wakeReader = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    const taken = this.#events;
+    this.#events = [];
+    this.#wakeWriter?.();
+    return taken;
   }
 }
 

@@ -7,15 +7,12 @@ import {
   onChangeInput,
   orderByIdInput,
   updateOrderInput,
-  type OrderEvent,
 } from '../../shared/orders.ts';
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
-import { streamEvents } from '../events/stream.ts';
-import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
+import { pushEvents, streamEvents } from '../events/stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
-import { SubscriptionOutlet } from '../trpc/subscription-outlet.ts';
 
 export const ordersRouter = router({
   list: readProcedure.input(listOrdersInput).query(({ ctx, input }) => listOrders(ctx.db, input)),
@@ -50,13 +47,14 @@ export const ordersRouter = router({
   /**
    * Every change after `lastEventId` (replayed from the log), then live. The tRPC client
    * puts the last tracked id it saw into `lastEventId` when it reconnects.
+   *
+   * Over our WebSocket transport the context holds the subscription's sink (its request id
+   * and socket), and every event is written there, framed once for all subscribers; nothing
+   * is yielded. Over HTTP/SSE (and any other adapter) the events are yielded, tracked.
    */
   onChange: readProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
-    // Over WebSocket, events go through tRPC only until the outlet knows its request id;
-    // claiming must come before anything that could await.
-    const transport = ctx.socket ? 'websocket' : 'sse';
-    const outlet = ctx.socket && new SubscriptionOutlet(ctx.socket, () => ctx.metrics.eventsDelivered(transport));
-    outlet?.claimStart();
+    // Deliveries over WebSocket are counted where they are written (trpc/ws-connection.ts).
+    const transport = ctx.eventSink ? 'websocket' : 'sse';
     if (ctx.subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new TRPCError({
         code: 'TOO_MANY_REQUESTS',
@@ -67,14 +65,16 @@ export const ordersRouter = router({
     ctx.metrics.subscriptionOpened(transport);
     try {
       const { lastEventId, ...filter } = input;
-      const abort = signal ?? new AbortController().signal;
-      const readLog = (after: string, limit: number) => readEventJsonAfter(ctx.db, after, limit, filter);
-      const events = streamEvents(ctx.hub, readLog, MAX_PAGE_SIZE, { after: lastEventId ?? null, filter, signal: abort, outlet });
+      const { db } = ctx;
+      const options = { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal };
+      if (ctx.eventSink) {
+        await pushEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options, ctx.eventSink);
+        return;
+      }
+      const events = streamEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options);
       for await (const event of events) {
-        if (ctx.socket && ctx.socket.bufferedAmount > MAX_BUFFERED_BYTES) await waitForRoom(ctx.socket, abort);
-        // A tagged event is encoded as the event itself (event-encoder.ts).
         ctx.metrics.eventsDelivered(transport);
-        yield tracked(event.id, outlet ? (outlet.tag(event) as unknown as OrderEvent) : event);
+        yield tracked(event.id, event);
       }
     } finally {
       ctx.subscriptions.open--;

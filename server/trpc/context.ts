@@ -3,8 +3,8 @@ import { WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../auth/principal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
+import type { EventSink } from '../events/event-sink.ts';
 import type { EventHub } from '../events/hub.ts';
-import { outbound } from '../coalesce-writes.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { IdentifyRequest } from '../request-identity.ts';
@@ -19,16 +19,6 @@ export type Services = {
   metrics: Metrics;
 };
 
-/** The slice of a WebSocket a subscription needs: backpressure, and writing its own frames. */
-export type Outbound = {
-  readonly bufferedAmount: number;
-  readonly readyState: number;
-  /** Writes one complete WebSocket frame; dropped once the socket is not open. */
-  writeFrame(frame: Buffer): void;
-  /** Resolves when what is buffered has been handed to the kernel, the socket closed, or `signal` aborted. */
-  drained(signal: AbortSignal): Promise<void>;
-};
-
 export type Context = Services & {
   /** The caller, or undefined when a token was required and missing or unknown. */
   principal: Principal | undefined;
@@ -36,8 +26,13 @@ export type Context = Services & {
   clientAddress: string;
   /** The id of the HTTP request (or the WebSocket's upgrade request) in the logs. */
   requestId: string;
-  /** The WebSocket the request came on; absent over HTTP. */
-  socket?: Outbound;
+  /** Whether the call came over a WebSocket (the logs and metrics say which transport). */
+  overWebSocket: boolean;
+  /**
+   * A WebSocket subscription's own way to its client: its request id and socket, set by our
+   * transport (trpc/ws-transport.ts) for each subscription call. Absent over HTTP and SSE.
+   */
+  eventSink?: EventSink;
   /** Open subscriptions on this WebSocket (the context lives as long as the connection). */
   subscriptions: { open: number };
 };
@@ -52,7 +47,7 @@ type ContextOptions = {
  * Builds a request's context. HTTP callers (queries, mutations, SSE subscriptions)
  * authenticate with `Authorization: Bearer`;
  * WebSocket callers with tRPC's `connectionParams: { token }` (never the URL, which ends up
- * in logs). The ws adapter builds one context per connection and passes the socket as `res`.
+ * in logs). The WebSocket transport builds one context per connection.
  */
 export function createContextFactory(services: Services, identify: IdentifyRequest): (opts: ContextOptions) => Context {
   return ({ req, res, info }) => {
@@ -66,9 +61,9 @@ export function createContextFactory(services: Services, identify: IdentifyReque
       principal: services.auth.authenticate(secret),
       clientAddress,
       requestId,
+      overWebSocket: res instanceof WebSocket,
       subscriptions: { open: 0 },
     };
-    if (res instanceof WebSocket) ctx.socket = outbound(res);
     return ctx;
   };
 }

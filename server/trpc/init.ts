@@ -36,9 +36,9 @@ const observedProcedure = t.procedure.use(async ({ ctx, path, type, next }) => {
   const result = await next();
   const seconds = (performance.now() - started) / 1000;
   const code = result.ok ? 'OK' : result.error.code;
-  const transport = ctx.socket ? 'websocket' : 'http';
+  const transport = ctx.overWebSocket ? 'websocket' : 'http';
   if (type !== 'subscription') ctx.metrics.procedureObserved(path, type, transport, code, seconds);
-  if (ctx.socket) {
+  if (ctx.overWebSocket) {
     ctx.log.info(
       { requestId: ctx.requestId, transport, procedure: path, type, code, ms: Math.round(seconds * 10_000) / 10, client: ctx.clientAddress },
       'request',

@@ -1,0 +1,1 @@
+ALTER TABLE "orders" ADD CONSTRAINT "orders_created_at_range" CHECK ("orders"."created_at" >= '0100-01-01T00:00:00Z' and "orders"."created_at" < '10000-01-01T00:00:00Z');

@@ -1,0 +1,555 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  callTRPCProcedure,
+  getTRPCErrorFromUnknown,
+  getTRPCErrorShape,
+  isTrackedEnvelope,
+  transformTRPCResponse,
+  TRPCError,
+  type AnyTRPCRootTypes,
+  type TRPCProcedureType,
+  type TRPCRootConfig,
+} from '@trpc/server';
+import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from '@trpc/server/http';
+import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
+import {
+  parseTRPCMessage,
+  TRPC_ERROR_CODES_BY_KEY,
+  type TRPCClientOutgoingMessage,
+  type TRPCErrorShape,
+  type TRPCResponseMessage,
+} from '@trpc/server/rpc';
+import type { RawData, WebSocket } from 'ws';
+import type { OrderEvent } from '../../shared/orders.ts';
+import type { AppRouter } from '../routers/app.ts';
+import { MAX_BUFFERED_BYTES } from './backpressure.ts';
+import type { Context } from './context.ts';
+import { requestPrefix, type EventFrames } from './event-frames.ts';
+import { SubscriptionSink } from './subscription-sink.ts';
+import type { TurnWrites } from './turn-writes.ts';
+
+/** What tRPC's adapters pass to `onError`. */
+export type WebSocketErrorInfo = {
+  error: TRPCError;
+  path: string | undefined;
+  type: TRPCProcedureType | 'unknown';
+  ctx: Context | undefined;
+  /** The upgrade request, until the connection's context is made (not kept longer: memory). */
+  req: IncomingMessage | undefined;
+  input: unknown;
+};
+
+export type CreateWebSocketContext = (opts: {
+  req: IncomingMessage;
+  res: WebSocket;
+  info: TRPCRequestInfo;
+}) => Context | Promise<Context>;
+
+/** Messages sent, by kind: what the "one path per event" test counts. */
+export type WebSocketCounts = {
+  /** tracked events of `orders.onChange`, through `SubscriptionSink` (framed once per prefix) */
+  eventMessages: number;
+  /** data messages of subscriptions that went through the generic per-value path */
+  otherSubscriptionData: number;
+};
+
+/** What every connection of one transport shares. */
+export type ConnectionShared = {
+  router: AppRouter;
+  config: TRPCRootConfig<AnyTRPCRootTypes>;
+  createContext: CreateWebSocketContext;
+  onError?: (info: WebSocketErrorInfo) => void;
+  frames: EventFrames;
+  writes: TurnWrites;
+  counts: WebSocketCounts;
+};
+
+type ContextResult = { ok: true; value: Context } | { ok: false; error: TRPCError };
+type ErrorCall = { error: TRPCError; type: TRPCProcedureType | 'unknown'; path: string | undefined; input: unknown };
+
+const OPEN = 1;
+/** `ws.send` of a Buffer sends binary unless told; tRPC's messages are text. */
+const TEXT = { binary: false } as const;
+/** How often a writer waiting for 'drain' looks again even without one. */
+const DRAIN_CHECK_MS = 250;
+
+/**
+ * What the client gets when its error cannot be formatted or encoded (as tRPC's adapter).
+ */
+const FALLBACK_ERROR_SHAPE: TRPCErrorShape = {
+  code: TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR,
+  message: 'Internal server error',
+  data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
+};
+
+const isAbortError = (e: unknown) => typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AbortError';
+
+/**
+ * One WebSocket speaking tRPC v11's protocol, as `createWSClient`/`wsLink` expect it and as
+ * `@trpc/server/adapters/ws` speaks it (test/ws-conformance.test.ts compares the two message
+ * by message): `connectionParams` first when the URL says `connectionParams=1`; single and
+ * batched requests; `jsonrpc` echoed; queries, mutations and subscriptions; `subscription.stop`;
+ * "started", "data", "stopped" and error replies; PING/PONG. Built from @trpc/server's public
+ * exports; its control flow follows that adapter's, step for step, so that replies and their
+ * order are the same.
+ *
+ * What differs is how a subscription's events leave: `orders.onChange` gets a `SubscriptionSink`
+ * in its context, holding its request id and this connection, and writes every event itself,
+ * as a message built once per event (event-frames.ts); it never yields to the generic loop.
+ */
+export class WebSocketConnection {
+  #ctx: Context | undefined;
+  #ctxResult: Promise<ContextResult> | null = null;
+  // Needed to make the context; dropped then, as it holds every header of the upgrade.
+  #req: IncomingMessage | undefined;
+  readonly #subscriptions = new Map<number | string, AbortController>();
+  // Tells context creation that the connection closed; dropped once the context is made
+  // (nothing of ours listens later), as an AbortSignal costs about 1 KB per connection.
+  #closed: AbortController | undefined = new AbortController();
+  /** For the keep-alive sweep (ws-transport.ts): when the client last said anything. */
+  lastHeardAt = performance.now();
+  /** When a PING went out that is not answered yet. */
+  pingSentAt: number | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    req: IncomingMessage,
+    private readonly shared: ConnectionShared,
+  ) {
+    this.#req = req;
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    // Handled, or an invalid frame from a client would crash the process.
+    ws.on('error', (cause) =>
+      this.#report({ error: getTRPCErrorFromUnknown(cause), path: undefined, type: 'unknown', input: undefined }),
+    );
+    ws.on('close', () => {
+      for (const subscription of this.#subscriptions.values()) subscription.abort();
+      this.#subscriptions.clear();
+      this.#closed?.abort();
+    });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.searchParams.get('connectionParams') !== '1') this.#ctxResult = this.#createContext(() => null);
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Sends one text message; dropped once the socket is not open. */
+  send(data: string | Buffer): void {
+    if (this.ws.readyState !== OPEN) return;
+    this.shared.writes.hold(this.socket);
+    this.ws.send(data, TEXT);
+  }
+
+  /** The one way an event reaches a WebSocket subscriber (see SubscriptionSink). */
+  sendEvent(prefix: string, event: OrderEvent): void {
+    if (this.ws.readyState !== OPEN) return;
+    this.shared.counts.eventMessages++;
+    this.#ctx?.metrics.eventsDelivered('websocket');
+    this.send(this.shared.frames.message(prefix, event));
+  }
+
+  hasRoom(): boolean {
+    return this.ws.bufferedAmount <= MAX_BUFFERED_BYTES;
+  }
+
+  /** Resolves once the socket has drained below the limit, closed, or `signal` aborted. */
+  async waitForRoom(signal: AbortSignal): Promise<void> {
+    while (!this.hasRoom() && this.ws.readyState === OPEN && !signal.aborted) await this.#drained(signal);
+  }
+
+  #drained(signal: AbortSignal): Promise<void> {
+    const socket = this.socket;
+    return new Promise<void>((resolve) => {
+      if (socket.destroyed || signal.aborted || socket.writableLength === 0) return resolve();
+      // 'drain' comes once a write that passed the high-water mark has been flushed: any
+      // buffer over the backpressure limit has had one. The timer is a safety net only.
+      const done = () => {
+        clearTimeout(timer);
+        socket.off('drain', done);
+        socket.off('close', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, DRAIN_CHECK_MS);
+      socket.on('drain', done);
+      socket.on('close', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  #respond(message: TRPCResponseMessage): void {
+    if (this.ws.readyState !== OPEN) return;
+    this.send(JSON.stringify(transformTRPCResponse(this.shared.config, message)));
+  }
+
+  /** Reports to `onError`; an `onError` that throws is not our client's problem. */
+  #report(call: ErrorCall): void {
+    try {
+      this.shared.onError?.({ ...call, ctx: this.#ctx, req: this.#req });
+    } catch {
+      // ignored, as tRPC's adapter does
+    }
+  }
+
+  #errorShape(call: ErrorCall): TRPCErrorShape {
+    try {
+      return getTRPCErrorShape({ config: this.shared.config, ctx: this.#ctx, ...call });
+    } catch (cause) {
+      this.#report({ ...call, error: getTRPCErrorFromUnknown(cause) });
+      return FALLBACK_ERROR_SHAPE;
+    }
+  }
+
+  #reportConnectionError(cause: unknown): void {
+    this.#report({ error: getTRPCErrorFromUnknown(cause), path: undefined, type: 'unknown', input: undefined });
+  }
+
+  /** A reply tied to no request; one that cannot be built or sent becomes the fallback error. */
+  #respondOrReport(response: () => TRPCResponseMessage): void {
+    let message: TRPCResponseMessage | null = null;
+    try {
+      message = response();
+      this.#respond(message);
+    } catch (cause) {
+      this.#reportConnectionError(cause);
+      if (message === null) return;
+      try {
+        this.#respond({ id: message.id, jsonrpc: message.jsonrpc, error: FALLBACK_ERROR_SHAPE });
+      } catch {
+        // the same failure, reported above
+      }
+    }
+  }
+
+  async #createContext(connectionParams: () => TRPCRequestInfo['connectionParams']): Promise<ContextResult> {
+    try {
+      const ctx = await this.shared.createContext({
+        req: this.#req!,
+        res: this.ws,
+        info: {
+          connectionParams: connectionParams(),
+          calls: [],
+          isBatchCall: false,
+          accept: null,
+          type: 'unknown',
+          signal: this.#closed!.signal,
+          url: null,
+        },
+      });
+      this.#ctx = ctx;
+      this.#req = undefined;
+      this.#closed = undefined;
+      return { ok: true, value: ctx };
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      const call = { error, type: 'unknown', path: undefined, input: undefined } as const;
+      this.#report(call);
+      this.#respondOrReport(() => ({ id: null, error: this.#errorShape(call) }));
+      this.#req = undefined;
+      this.#closed = undefined;
+      setImmediate(() => this.ws.close());
+      return { ok: false, error };
+    }
+  }
+
+  #onMessage(raw: RawData, isBinary: boolean): void {
+    this.lastHeardAt = performance.now();
+    this.pingSentAt = undefined;
+    const text = isBinary ? undefined : raw.toString();
+    if (text === 'PONG') return;
+    if (text === 'PING') return this.send('PONG');
+    if (!Buffer.isBuffer(raw)) {
+      const error = new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Unexpected WebSocket message format' });
+      this.#respondOrReport(() => ({
+        id: null,
+        error: this.#errorShape({ error, type: 'unknown', path: undefined, input: undefined }),
+      }));
+      return;
+    }
+    const data = text ?? raw;
+
+    if (!this.#ctxResult) {
+      // The URL announced connectionParams: this first message carries them.
+      this.#ctxResult = this.#createContext(() => {
+        let message: unknown;
+        try {
+          message = decode(data);
+          if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new Error('Message was not an object');
+        } catch (cause) {
+          throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
+        }
+        return parseConnectionParamsFromUnknown((message as { data?: unknown }).data);
+      });
+      return;
+    }
+
+    let messages: TRPCClientOutgoingMessage[];
+    try {
+      const json = decode(data);
+      messages = (Array.isArray(json) ? json : [json]).map((m) => parseTRPCMessage(m, this.shared.config.transformer));
+    } catch (cause) {
+      const error = new TRPCError({ code: 'PARSE_ERROR', cause });
+      this.#respondOrReport(() => ({
+        id: null,
+        error: this.#errorShape({ error, type: 'unknown', path: undefined, input: undefined }),
+      }));
+      return;
+    }
+    const ctxResult = this.#ctxResult;
+    messages.forEach((message, index) => this.#handle(message, index, ctxResult).catch((cause) => this.#reportConnectionError(cause)));
+  }
+
+  async #handle(message: TRPCClientOutgoingMessage, batchIndex: number, ctxResult: Promise<ContextResult>): Promise<void> {
+    const { id, jsonrpc } = message;
+    if (id === null) {
+      const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
+      const info = { error, type: 'unknown', path: undefined, input: undefined } as const;
+      this.#report(info);
+      this.#respond({ id, jsonrpc, error: this.#errorShape(info) });
+      return;
+    }
+    if (message.method === 'subscription.stop') {
+      this.#subscriptions.get(id)?.abort();
+      return;
+    }
+    const { path, lastEventId } = message.params;
+    let { input } = message.params;
+    if (lastEventId !== undefined) {
+      if (typeof input === 'object' && input !== null && !Array.isArray(input)) input = { ...input, lastEventId };
+      else input ??= { lastEventId };
+    }
+    const call = new Call(id, jsonrpc, message.method, path, input);
+
+    if (call.type === 'subscription' && this.#subscriptions.has(id)) {
+      this.#respondWithError(call, new TRPCError({ message: `Duplicate id ${id}`, code: 'BAD_REQUEST' }));
+      return;
+    }
+    try {
+      await this.#execute(call, ctxResult, batchIndex);
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      // A procedure that gave up because its subscription was cancelled is not an error.
+      const cancelledSetup = call.controller.signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause);
+      if (!cancelledSetup) {
+        try {
+          this.#respondWithError(call, error);
+        } catch (sendCause) {
+          this.#report({ error: getTRPCErrorFromUnknown(sendCause), path, type: call.type, input });
+          this.#respondOrReport(() => ({ id, jsonrpc, error: FALLBACK_ERROR_SHAPE }));
+        }
+        return;
+      }
+    }
+    if (call.type === 'subscription') this.#respond({ id, jsonrpc, result: { type: 'stopped' } });
+  }
+
+  #reportError(call: Call, cause: unknown): TRPCError {
+    const error = getTRPCErrorFromUnknown(cause);
+    this.#report({ error, path: call.path, type: call.type, input: call.input });
+    return error;
+  }
+
+  #respondWithError(call: Call, cause: unknown): void {
+    const error = this.#reportError(call, cause);
+    this.#respond({
+      id: call.id,
+      jsonrpc: call.jsonrpc,
+      error: this.#errorShape({ error, type: call.type, path: call.path, input: call.input }),
+    });
+  }
+
+  async #execute(call: Call, ctxResult: Promise<ContextResult>, batchIndex: number): Promise<void> {
+    const { id, jsonrpc, type, path, controller } = call;
+    // Registered before any await, so that a stop or a disconnect meanwhile cancels it.
+    if (type === 'subscription') this.#subscriptions.set(id, controller);
+    try {
+      const ctxOutcome = await ctxResult;
+      if (!ctxOutcome.ok) throw ctxOutcome.error;
+      if (controller.signal.aborted || (type === 'subscription' && this.ws.readyState !== OPEN)) return;
+
+      // A subscription's events go to its sink, which knows its request id and this socket.
+      const ctx: Context =
+        type === 'subscription'
+          ? { ...ctxOutcome.value, eventSink: new SubscriptionSink(this, requestPrefix(id, jsonrpc)) }
+          : ctxOutcome.value;
+      const result: unknown = await callTRPCProcedure({
+        router: this.shared.router,
+        path,
+        getRawInput: call.rawInput.bind(call),
+        ctx,
+        type,
+        signal: controller.signal,
+        batchIndex,
+      });
+      const iterable = isAsyncIterable(result) || isObservable(result);
+
+      if (type !== 'subscription') {
+        if (iterable) {
+          throw new TRPCError({
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets`,
+          });
+        }
+        this.#respond({ id, jsonrpc, result: { type: 'data', data: result } });
+        return;
+      }
+      if (!iterable) {
+        throw new TRPCError({
+          message: `Subscription ${path} did not return an observable or a AsyncGenerator`,
+          code: 'INTERNAL_SERVER_ERROR',
+        });
+      }
+      if (this.ws.readyState !== OPEN) {
+        call.abort();
+        if (isObservable(result)) return;
+      }
+      const values: AsyncIterable<unknown> = isObservable(result)
+        ? observableToAsyncIterable(result, controller.signal)
+        : (result as AsyncIterable<unknown>);
+      if (controller.signal.aborted || this.ws.readyState !== OPEN) {
+        call.abort();
+        try {
+          await values[Symbol.asyncIterator]().return?.();
+        } catch (cause) {
+          this.#reportError(call, cause);
+        }
+        return;
+      }
+
+      this.#respond({ id, jsonrpc, result: { type: 'started' } });
+      await this.#iterate(call, values);
+    } finally {
+      if (type === 'subscription') {
+        if (this.ws.readyState !== OPEN) call.abort();
+        this.#subscriptions.delete(id);
+      }
+    }
+  }
+
+  /**
+   * `iterator.next()`, unless the subscription is stopped first: then 'abort' at once. A
+   * rejection before the stop comes back as a TRPCError; one after it goes to the server's
+   * log only (unless it is the AbortError a stopped subscription is expected to end with).
+   * One abort listener per step, removed when the step settles: nothing accumulates.
+   */
+  #nextUnlessStopped(call: Call, iterator: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | TRPCError | 'abort'> {
+    const signal = call.controller.signal;
+    return new Promise((resolve) => {
+      const stop = new StopListener(resolve);
+      signal.addEventListener('abort', stop, { once: true });
+      iterator.next().then(
+        (result) => {
+          signal.removeEventListener('abort', stop);
+          resolve(result);
+        },
+        (cause: unknown) => {
+          signal.removeEventListener('abort', stop);
+          const error = getTRPCErrorFromUnknown(cause);
+          if (!signal.aborted) return resolve(error);
+          if (!isAbortError(error.cause)) this.#reportError(call, error);
+          resolve('abort');
+        },
+      );
+    });
+  }
+
+  /**
+   * Runs a subscription's iterator until it is done, fails, or is stopped; then disposes of it
+   * (its `return()`), as tRPC's adapter does with `await using`. A stop does not wait for a
+   * pending `next()`; the disposal does. `orders.onChange` over this transport yields nothing
+   * (its events go through its sink), so this loop only waits for its end.
+   */
+  async #iterate(call: Call, values: AsyncIterable<unknown>): Promise<void> {
+    const iterator = values[Symbol.asyncIterator]();
+    const signal = call.controller.signal;
+    let completed = false;
+    let failure: { cause: unknown } | undefined;
+    try {
+      for (;;) {
+        const next = await this.#nextUnlessStopped(call, iterator);
+        if (next === 'abort') break;
+        if (next instanceof Error) throw next;
+        if (next.done) {
+          completed = true;
+          break;
+        }
+        this.shared.counts.otherSubscriptionData++;
+        const value = next.value;
+        const result = isTrackedEnvelope(value)
+          ? { type: 'data' as const, data: { id: value[0], data: value[1] }, id: value[0] }
+          : { type: 'data' as const, data: value };
+        this.#respond({ id: call.id, jsonrpc: call.jsonrpc, result });
+      }
+    } catch (cause) {
+      failure = { cause };
+    }
+    // Cleanup that waits for cancellation is woken when iteration ends other than by `done`.
+    if (!completed) call.abort();
+    try {
+      await iterator.return?.();
+    } catch (cause) {
+      call.abort();
+      if (failure === undefined) this.#reportError(call, cause);
+      else {
+        // The client gets the iteration's error, the server both.
+        this.#respondWithError(call, failure.cause);
+        this.#reportError(call, cause);
+      }
+      return;
+    }
+    if (failure !== undefined) {
+      call.abort();
+      this.#respondWithError(call, failure.cause);
+    }
+  }
+}
+
+/**
+ * One request on a connection. A class, not closures: a subscription holds it for its whole
+ * life, and under tsx every named closure also carries a renamed `name` (esbuild keepNames),
+ * a few hundred bytes each, per subscription.
+ */
+class Call {
+  readonly controller = new AbortController();
+
+  constructor(
+    readonly id: number | string,
+    readonly jsonrpc: '2.0' | undefined,
+    readonly type: TRPCProcedureType,
+    readonly path: string,
+    readonly input: unknown,
+  ) {}
+
+  rawInput(): Promise<unknown> {
+    return Promise.resolve(this.input);
+  }
+
+  /** `abort()` builds an AbortError with a stack even when already aborted: not twice. */
+  abort(): void {
+    if (!this.controller.signal.aborted) this.controller.abort();
+  }
+}
+
+/** An abort listener as an object (EventTarget's handleEvent): no named closure per step. */
+class StopListener {
+  constructor(private readonly resolve: (value: 'abort') => void) {}
+  handleEvent(): void {
+    this.resolve('abort');
+  }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** tRPC's JSON encoding: text frames only (its jsonEncoder refuses binary ones the same way). */
+function decode(data: string | Buffer): unknown {
+  if (typeof data !== 'string') {
+    throw new Error('jsonEncoder received binary data. JSON uses text frames. Use a binary encoder for binary data.');
+  }
+  return JSON.parse(data);
+}
