@@ -1,7 +1,10 @@
-import { describe, expect, vi } from 'vitest';
+import { describe, expect, test as plainTest, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createLiveOrders, type LiveOrders, type Order, type OrderEvent, type Transport } from 'live-orders/client';
-import { test } from './support/server.ts';
+import postgres from 'postgres';
+import { migrateDatabase } from '../server/db/migrate.ts';
+import { startServerProcess } from './support/server-process.ts';
+import { createTestDatabase, test } from './support/server.ts';
 
 const Ws = WebSocket as unknown as typeof globalThis.WebSocket;
 
@@ -50,5 +53,70 @@ describe.each<Transport>(['websocket'])('the client library over %s', (transport
     expect(states[0]).toBe('live');
     await live.close();
     expect(live.state).toBe('offline');
+  });
+});
+
+/** Inserts, updates and deletes in SQL, one statement at a time, until stopped. */
+function keepWriting(sql: postgres.Sql) {
+  let running = true;
+  let writes = 0;
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      if (i % 3 === 0) await sql`insert into orders (customer_name, product_name) values (${'W' + i}, 'P')`;
+      else if (i % 3 === 1) await sql`update orders set status = 'shipped', product_name = ${'P' + i} where id = (select id from orders order by random() limit 1)`;
+      else await sql`delete from orders where id = (select id from orders order by random() limit 1)`;
+      writes++;
+    }
+  })();
+  return {
+    writes: () => writes,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+describe.each<Transport>(['websocket'])('the client library over %s, when its server is killed', (transport) => {
+  plainTest('resumes after the server restarts, while writes go on: the copy equals the table, every change seen once', async () => {
+    const database = await createTestDatabase();
+    await migrateDatabase(database.url);
+    const sql = postgres(database.url, { max: 3, onnotice: () => {} });
+    await sql`insert into orders (customer_name, product_name) select 'C' || i, 'P' from generate_series(1, 200) i`;
+    let server = await startServerProcess({ DATABASE_URL: database.url });
+    const live = createLiveOrders({ url: server.url, transport, WebSocket: Ws, retryDelayMs: () => 100 });
+    const seen = recordChanges(live);
+    const states: string[] = [];
+    live.on('state', (s) => states.push(s));
+    try {
+      await live.ready;
+      const snapshotAt = live.lastEventId!;
+      const writer = keepWriting(sql);
+      await vi.waitFor(() => expect(seen.length).toBeGreaterThan(30), { timeout: 10_000, interval: 10 });
+
+      await server.kill('SIGKILL');
+      const atKill = writer.writes();
+      await vi.waitFor(() => expect(live.state).not.toBe('live'), { timeout: 10_000, interval: 10 });
+      // Changes the client cannot see yet: the server is down while they commit.
+      await vi.waitFor(() => expect(writer.writes()).toBeGreaterThan(atKill + 30), { timeout: 10_000, interval: 10 });
+      server = await startServerProcess({ DATABASE_URL: database.url, PORT: String(server.port) });
+      await vi.waitFor(() => expect(live.state).toBe('live'), { timeout: 20_000, interval: 20 });
+      const atRestart = writer.writes();
+      await vi.waitFor(() => expect(writer.writes()).toBeGreaterThan(atRestart + 30), { timeout: 10_000, interval: 10 });
+      await writer.stop();
+
+      const [{ head }] = await sql<[{ head: string }]>`select max(id)::text as head from order_events`;
+      await vi.waitFor(() => expect(live.lastEventId).toBe(head), { timeout: 20_000, interval: 20 });
+      const log = await sql<Array<{ id: string }>>`select id::text from order_events where id > ${snapshotAt} order by order_events.id`;
+      expect(seen.map((e) => e.id)).toEqual(log.map((e) => e.id));
+      expect(copyRows(live)).toEqual(await tableRows(sql));
+      expect(states).toEqual(expect.arrayContaining(['live', 'reconnecting']));
+      await vi.waitFor(() => expect(live.caughtUp).not.toBeNull(), { timeout: 10_000, interval: 20 });
+    } finally {
+      await live.close();
+      await server.kill('SIGTERM');
+      await sql.end();
+      await database.drop();
+    }
   });
 });
