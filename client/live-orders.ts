@@ -222,7 +222,27 @@ class LiveOrdersClient implements LiveOrders {
 
   #start(run: number) {
     if (this.#options.snapshot) void this.#loadSnapshot(run);
-    else this.#subscribe(run, this.#position ?? this.#options.from ?? null);
+    else void this.#follow(run);
+  }
+
+  /**
+   * Changes only. "The live end" is pinned to the log's head as read here, so `lastEventId`
+   * is known from the start and a client that saves it resumes without a gap even if no
+   * change came meanwhile.
+   */
+  async #follow(run: number) {
+    let from = this.#position ?? this.#options.from ?? null;
+    if (from === null) {
+      try {
+        from = (await this.api.orders.list.query({ limit: 1 })).lastEventId;
+      } catch (err) {
+        if (run === this.#run) this.#failed(err);
+        return;
+      }
+      if (run !== this.#run) return;
+    }
+    this.#position = from;
+    this.#subscribe(run, from);
   }
 
   /**
