@@ -8,10 +8,17 @@ import type { Order, OrderEvent } from '../../../shared/orders.ts';
  * state) and rolled back if the server refuses it.
  */
 export type PendingChange =
-  /** `key` is a temporary id until the server answers with `saved`. */
-  | { kind: 'create'; key: string; order: Order; saved: Order | null }
-  | { kind: 'update'; key: string; order: Order; saved: Order | null }
+  /**
+   * `key` is a temporary id until the server answers with `saved`. `claimed`: the id of a
+   * created event that looks like this one and came before the answer (a slow HTTP answer,
+   * a fast WebSocket), so the row is not shown twice meanwhile.
+   */
+  | { kind: 'create'; key: string; order: Order; saved: Order | null; claimed: string | null }
+  /** `fields` are laid over the current row, so others' changes meanwhile still show. */
+  | { kind: 'update'; key: string; order: Order; fields: OrderFields; saved: Order | null }
   | { kind: 'delete'; key: string; order: Order; saved: boolean };
+
+type OrderFields = Partial<Pick<Order, 'status' | 'customerName' | 'productName'>>;
 
 export type PendingMark = 'pending' | 'deleting';
 
@@ -51,6 +58,21 @@ export function createPendingChanges(base: () => Record<string, Order>) {
     for (const change of Object.values(pending)) if (confirmed(change)) drop(change.key);
   };
 
+  const claim = (order: Order) => {
+    const claimed = new Set(Object.values(pending).flatMap((c) => (c.kind === 'create' && c.claimed ? [c.claimed] : [])));
+    if (claimed.has(order.id)) return;
+    const mine = Object.values(pending).find(
+      (c) =>
+        c.kind === 'create' &&
+        !c.saved &&
+        c.claimed === null &&
+        c.order.customerName === order.customerName &&
+        c.order.productName === order.productName &&
+        c.order.status === order.status,
+    );
+    if (mine) setPending(mine.key, 'claimed' as never, order.id as never);
+  };
+
   const add = (change: PendingChange) => {
     setPending(change.key, change);
     setCount(Object.keys(pending).length);
@@ -64,10 +86,11 @@ export function createPendingChanges(base: () => Record<string, Order>) {
     const out = { ...rows };
     for (const change of changes) {
       if (change.kind === 'create') {
-        if (!change.saved) out[change.key] = change.order;
-        else if (!out[change.saved.id]) out[change.saved.id] = change.saved;
+        if (change.saved) out[change.saved.id] ??= change.saved;
+        else if (change.claimed === null || !out[change.claimed]) out[change.key] = change.order;
       } else if (change.kind === 'update') {
-        out[change.key] = change.saved ?? change.order;
+        const current = rows[change.key] ?? change.order;
+        out[change.key] = change.saved && change.saved.version >= current.version ? change.saved : { ...current, ...change.fields };
       } else if (!out[change.key]) {
         out[change.key] = change.order; // still shown, struck through, until the delete is confirmed
       }
@@ -78,7 +101,7 @@ export function createPendingChanges(base: () => Record<string, Order>) {
   const marks = createMemo(() => {
     const byId = new Map<string, PendingMark>();
     for (const change of Object.values(pending)) {
-      const id = change.kind === 'create' && change.saved ? change.saved.id : change.key;
+      const id = change.kind === 'create' ? (change.saved?.id ?? change.claimed ?? change.key) : change.key;
       byId.set(id, change.kind === 'delete' ? 'deleting' : 'pending');
     }
     return byId;
@@ -112,10 +135,11 @@ export function createPendingChanges(base: () => Record<string, Order>) {
     create(order: Omit<Order, 'id' | 'version' | 'createdAt' | 'updatedAt'>, send: () => Promise<Order>) {
       const now = new Date().toISOString();
       const key = `new-${nextKey++}`;
-      return run({ kind: 'create', key, order: { ...order, id: key, version: 0, createdAt: now, updatedAt: now }, saved: null }, send, (o) => o);
+      const shown = { ...order, customerName: order.customerName.trim(), productName: order.productName.trim() };
+      return run({ kind: 'create', key, order: { ...shown, id: key, version: 0, createdAt: now, updatedAt: now }, saved: null, claimed: null }, send, (o) => o);
     },
-    update(order: Order, changes: Partial<Pick<Order, 'status' | 'customerName' | 'productName'>>, send: () => Promise<Order>) {
-      return run({ kind: 'update', key: order.id, order: { ...order, ...changes }, saved: null }, send, (o) => o);
+    update(order: Order, fields: OrderFields, send: () => Promise<Order>) {
+      return run({ kind: 'update', key: order.id, order, fields, saved: null }, send, (o) => o);
     },
     remove(order: Order, send: () => Promise<unknown>) {
       return run({ kind: 'delete', key: order.id, order, saved: false }, send, () => true);
@@ -124,6 +148,7 @@ export function createPendingChanges(base: () => Record<string, Order>) {
     observe(events: readonly OrderEvent[]) {
       if (count() > 0) {
         for (const event of events) {
+          if (event.type === 'created') claim(event.order);
           const last = seen.get(event.orderId);
           if (event.type === 'deleted') seen.set(event.orderId, 'deleted');
           else if (last !== 'deleted' && (last ?? 0) < event.order.version) seen.set(event.orderId, event.order.version);
