@@ -24,6 +24,8 @@ export type App = {
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
   webSocketBufferedBytes(): number[];
+  /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
+  dropEventStreams(): number;
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -96,6 +98,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       () =>
         new Promise<void>((resolve) => {
           http.closeWebSockets();
+          // EventSource reconnects by itself once its stream ends (elsewhere, or here once back).
+          http.dropEventStreams();
           // close() waits for open connections; in-flight requests finish, and each
           // keep-alive connection is closed as soon as it falls idle, not at its timeout.
           const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
@@ -116,6 +120,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       hub,
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
+      dropEventStreams: http.dropEventStreams,
       close: unwind,
     };
   } catch (err) {

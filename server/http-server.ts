@@ -28,11 +28,18 @@ export type HttpServer = {
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket (what a slow client costs us). */
   webSocketBufferedBytes(): number[];
+  /**
+   * Cuts every open Server-Sent Events stream. Clients reconnect by themselves (EventSource
+   * does), resuming from the last id they saw: what shutdown wants, and what a network
+   * failure looks like. Returns how many it cut.
+   */
+  dropEventStreams(): number;
 };
 
 /**
  * One port for everything:
- *   /trpc        tRPC over HTTP (batching on) and, on upgrade, over WebSocket
+ *   /trpc        tRPC over HTTP (batching on; subscriptions as Server-Sent Events) and,
+ *                on upgrade, over WebSocket
  *   /api/orders  the seed's REST API
  *   /healthz     database and listener status
  *   /            the built page
@@ -54,13 +61,23 @@ export function createHttpServer(config: Config, context: ContextFactory, health
   });
   const rest = createRestHandler(context, config.maxBodyBytes);
   const page = staticPage(config.webDistDir);
+  // tRPC GET responses still open: the event streams among them are never idle, so
+  // server.close() would wait for them for ever.
+  const openGets = new Set<ServerResponse>();
+  const isEventStream = (res: ServerResponse) => String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     try {
-      if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return trpc(req, res);
+      if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) {
+        if (req.method === 'GET') {
+          openGets.add(res);
+          res.once('close', () => openGets.delete(res));
+        }
+        return trpc(req, res);
+      }
       if (pathname === '/healthz') {
         const status = await health();
         return sendJson(res, status.ok ? 200 : 503, status);
@@ -125,6 +142,11 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     },
     webSocketBufferedBytes() {
       return [...wss.clients].map((ws) => ws.bufferedAmount);
+    },
+    dropEventStreams() {
+      const streams = [...openGets].filter(isEventStream);
+      for (const res of streams) res.destroy();
+      return streams.length;
     },
   };
 }

@@ -22,3 +22,11 @@ export const MAX_BATCH_OPERATIONS = 200;
 
 /** Most subscriptions open at once on one WebSocket. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 32;
+
+/**
+ * Server-Sent Events: the server sends a comment-like ping this often on an idle stream, so
+ * proxies that close quiet connections (30-60 s is common) keep it open; a client that hears
+ * nothing, not even a ping, for the second span reconnects, resuming from its last id.
+ */
+export const SSE_PING_INTERVAL_MS = 10_000;
+export const SSE_RECONNECT_AFTER_INACTIVITY_MS = 30_000;

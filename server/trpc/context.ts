@@ -44,13 +44,16 @@ type ContextOptions = {
 };
 
 /**
- * Builds a request's context. HTTP callers authenticate with `Authorization: Bearer`;
+ * Builds a request's context. HTTP callers (queries, mutations, SSE subscriptions)
+ * authenticate with `Authorization: Bearer`;
  * WebSocket callers with tRPC's `connectionParams: { token }` (never the URL, which ends up
  * in logs). The ws adapter builds one context per connection and passes the socket as `res`.
  */
 export function createContextFactory(services: Services): (opts: ContextOptions) => Context {
   return ({ req, res, info }) => {
-    const param = info?.connectionParams?.token;
+    // Over HTTP (SSE included) tRPC reads connectionParams from the URL: not a place for a
+    // secret, so only the header counts there.
+    const param = res instanceof WebSocket ? info?.connectionParams?.token : undefined;
     const secret = typeof param === 'string' ? param : bearerToken(req.headers.authorization);
     const ctx: Context = {
       ...services,

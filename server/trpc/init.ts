@@ -1,4 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import { SSE_PING_INTERVAL_MS, SSE_RECONNECT_AFTER_INACTIVITY_MS } from '../../shared/protocol.ts';
 import type { Context } from './context.ts';
 import { toPublicError } from './errors.ts';
 
@@ -6,6 +7,12 @@ const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const { message, fieldErrors } = toPublicError(error);
     return { ...shape, message, data: { ...shape.data, stack: undefined, fieldErrors } };
+  },
+  // Subscriptions over HTTP (httpSubscriptionLink): pings keep proxies from closing a quiet
+  // stream, and tell the client how long silence may last before it reconnects.
+  sse: {
+    ping: { enabled: true, intervalMs: SSE_PING_INTERVAL_MS },
+    client: { reconnectAfterInactivityMs: SSE_RECONNECT_AFTER_INACTIVITY_MS },
   },
 });
 

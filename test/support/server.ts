@@ -3,10 +3,12 @@ import {
   createTRPCClient,
   createWSClient,
   httpBatchLink,
+  httpSubscriptionLink,
   splitLink,
   wsLink,
   type TRPCClient,
 } from '@trpc/client';
+import { EventSource } from 'eventsource';
 import postgres from 'postgres';
 import { inject, test as base } from 'vitest';
 import WebSocket from 'ws';
@@ -26,9 +28,10 @@ export type TestServer = {
   sql: postgres.Sql;
   /**
    * A typed client: subscriptions over WebSocket, the rest over batched HTTP (or everything
-   * over WebSocket with `allOverWebSocket`). `token` goes where a real client sends it.
+   * over WebSocket with `allOverWebSocket`), or subscriptions as Server-Sent Events with
+   * `transport: 'sse'`. `token` goes where a real client sends it.
    */
-  client(opts?: { token?: string; allOverWebSocket?: boolean }): Client;
+  client(opts?: { token?: string; allOverWebSocket?: boolean; transport?: 'websocket' | 'sse' }): Client;
   /** Closes a client's WebSocket for good (it does not reconnect). */
   disconnect(client: Client): Promise<void>;
   /** Every event in the log after `after`, read through events.list. */
@@ -69,7 +72,26 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     app,
     url: app.url,
     sql,
-    client({ token, allOverWebSocket = false } = {}) {
+    client({ token, allOverWebSocket = false, transport = 'websocket' } = {}) {
+      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+      if (transport === 'sse') {
+        return createTRPCClient<AppRouter>({
+          links: [
+            splitLink({
+              condition: (op) => op.type === 'subscription',
+              // Node 20 has no EventSource; this one takes a fetch, which carries the header.
+              true: httpSubscriptionLink({
+                url: `${app.url}/trpc`,
+                EventSource,
+                eventSourceOptions: () => ({
+                  fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }),
+                }),
+              }),
+              false: httpBatchLink({ url: `${app.url}/trpc`, headers }),
+            }),
+          ],
+        });
+      }
       const wsClient = createWSClient({
         url: `${app.url.replace('http', 'ws')}/trpc`,
         WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
@@ -81,7 +103,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
           splitLink({
             condition: (op) => allOverWebSocket || op.type === 'subscription',
             true: wsLink({ client: wsClient }),
-            false: httpBatchLink({ url: `${app.url}/trpc`, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }),
+            false: httpBatchLink({ url: `${app.url}/trpc`, headers }),
           }),
         ],
       });
