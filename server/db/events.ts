@@ -1,8 +1,10 @@
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { TRPCError } from '@trpc/server';
+import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { EventFilter, OrderEvent } from '../../shared/orders.ts';
 import { LoggedEvent } from '../events/logged-event.ts';
+import { isAfter } from '../events/position.ts';
 import type { Executor } from './client.ts';
-import { orderEvents, type OrderEventRow } from './schema.ts';
+import { orderEvents, orderEventsPruned, type OrderEventRow } from './schema.ts';
 
 export function toOrderEvent(row: OrderEventRow): OrderEvent {
   const event: OrderEvent = {
@@ -18,39 +20,115 @@ export function toOrderEvent(row: OrderEventRow): OrderEvent {
 }
 
 /**
- * The events after `after` that `filter` matches, matched in SQL the way `matchesFilter`
- * matches live events (status: the order's status after the change).
+ * A position the log cannot serve without a gap: events after it were pruned
+ * (EVENT_RETENTION), or it is beyond the log's last position (as after a database restore).
+ * Answering would skip events the client never saw, so the read is refused instead, as
+ * PRECONDITION_FAILED: the client reloads its snapshot and goes on from there.
  */
-function afterMatching(after: string, filter: EventFilter) {
+export class LogGapError extends TRPCError {
+  override name = 'LogGapError';
+  constructor(
+    readonly position: string,
+    readonly reason: 'pruned' | 'ahead',
+    /** events up to here were pruned */
+    readonly prunedThrough: string,
+    /** the log's last position */
+    readonly last: string,
+  ) {
+    super({
+      code: 'PRECONDITION_FAILED',
+      message:
+        reason === 'pruned'
+          ? `position ${position} is no longer in the log: events up to ${prunedThrough} were pruned; reload (orders.list) and subscribe from its lastEventId`
+          : `position ${position} is ahead of the log, which ends at ${last} (was the database restored?); reload (orders.list) and subscribe from its lastEventId`,
+    });
+  }
+}
+
+/**
+ * The bounds of the log, for reading in the same statement as a page of it. Pruning deletes
+ * events and raises `through` in one transaction, so a statement that sees `through` at or
+ * below its start position sees every event after that position: no prune can have taken
+ * one from under it, whatever runs concurrently.
+ */
+const prunedThroughText = sql<string>`${orderEventsPruned.through}::text`.as('pruned_through');
+const lastPositionText = sql<string>`greatest(${orderEventsPruned.through}, (select max(${orderEvents.id}) from ${orderEvents}))::text`.as(
+  'last_position',
+);
+
+/** Throws LogGapError when a page read from `after` had a gap; `after` null: from the oldest kept. */
+function checkBounds(after: string | null, bounds: { prunedThrough: string; last: string } | undefined): string {
+  // No row: the migration that makes it has not run; nothing can have been pruned either.
+  const prunedThrough = bounds?.prunedThrough ?? '0';
+  const last = bounds?.last ?? prunedThrough;
+  if (after === null) return prunedThrough;
+  if (isAfter(prunedThrough, after)) throw new LogGapError(after, 'pruned', prunedThrough, last);
+  if (isAfter(after, last)) throw new LogGapError(after, 'ahead', prunedThrough, last);
+  return after;
+}
+
+/**
+ * The events after `after` that `filter` matches, matched in SQL the way `matchesFilter`
+ * matches live events (status: the order's status after the change). `after` may be SQL,
+ * for "after the pruned part" read in the same statement.
+ */
+function afterMatching(after: string | SQL, filter: EventFilter) {
   return and(
-    gt(orderEvents.id, BigInt(after)),
+    gt(orderEvents.id, typeof after === 'string' ? BigInt(after) : after),
     filter.orderId === undefined ? undefined : eq(orderEvents.orderId, BigInt(filter.orderId)),
     filter.status === undefined ? undefined : sql`${orderEvents.order}->>'status' = ${filter.status}`,
   );
 }
 
+/** A page of the log and where it started: `after`, or the end of the pruned part. */
+export type LogPage<T> = { events: T[]; after: string };
+
 /**
- * Events after `after` that match `filter`, in position order, at most `limit`. One query
- * per page, whoever asks: the listener and every replaying subscriber.
+ * Events after `after` (null: the oldest the log still holds) that match `filter`, in
+ * position order, at most `limit`. One query per page, the log's bounds included; a
+ * position the log cannot serve without a gap throws LogGapError.
  */
-export async function readEventsAfter(
+export async function readLogPage(
   db: Executor,
-  after: string,
+  after: string | null,
   limit: number,
   filter: EventFilter = {},
-): Promise<OrderEvent[]> {
-  const rows = await db.select().from(orderEvents).where(afterMatching(after, filter)).orderBy(asc(orderEvents.id)).limit(limit);
-  return rows.map(toOrderEvent);
+): Promise<LogPage<OrderEvent>> {
+  const e = orderEvents;
+  const page = db
+    .select()
+    .from(e)
+    .where(afterMatching(after ?? sql`${orderEventsPruned.through}`, filter))
+    .orderBy(asc(e.id))
+    .limit(limit)
+    .as('page');
+  const rows = await db
+    .select({
+      prunedThrough: prunedThroughText,
+      last: lastPositionText,
+      event: { id: page.id, type: page.type, orderId: page.orderId, order: page.order, changes: page.changes, actor: page.actor, at: page.at },
+    })
+    .from(orderEventsPruned)
+    .leftJoinLateral(page, sql`true`)
+    .orderBy(asc(page.id));
+  const start = checkBounds(after, rows[0]);
+  // The one row of an empty page has no event: the left join's nulls.
+  const events = rows.flatMap(({ event }) => (event && event.id !== null ? [toOrderEvent(event as OrderEventRow)] : []));
+  return { events, after: start };
 }
 
-/** The position of the newest visible event, "0" for an empty log. */
+/** `readLogPage`'s events after a position: what the listener reads. */
+export async function readEventsAfter(db: Executor, after: string, limit: number, filter: EventFilter = {}): Promise<OrderEvent[]> {
+  return (await readLogPage(db, after, limit, filter)).events;
+}
+
+/**
+ * The log's last position: its newest visible event, or the end of the pruned part if that
+ * is later (every event pruned), "0" for a log that never had one.
+ */
 export async function lastEventPosition(db: Executor): Promise<string> {
-  const [row] = await db
-    .select({ id: orderEvents.id })
-    .from(orderEvents)
-    .orderBy(desc(orderEvents.id))
-    .limit(1);
-  return row?.id.toString() ?? '0';
+  const [row] = await db.select({ last: lastPositionText }).from(orderEventsPruned);
+  return row?.last ?? '0';
 }
 
 // JavaScript's toISOString(), as order_json() in the trigger migration writes it.
@@ -58,7 +136,8 @@ const ISO_FORMAT = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`);
 
 /**
  * `readEventsAfter`, with each event as JSON made by PostgreSQL, in the shape of
- * `toOrderEvent`: what replaying subscribers read, since they only pass events on.
+ * `toOrderEvent`: what replaying subscribers read, since they only pass events on. The same
+ * bounds check: a gap throws LogGapError, also when a prune overtakes a replay in progress.
  */
 export async function readEventJsonAfter(
   db: Executor,
@@ -67,22 +146,31 @@ export async function readEventJsonAfter(
   filter: EventFilter = {},
 ): Promise<LoggedEvent[]> {
   const e = orderEvents;
-  const rows = await db
+  const page = db
     .select({
-      id: sql<string>`${e.id}::text`,
+      // Named apart from "id": the outer query sees these names unqualified.
+      eventId: sql<string>`${e.id}::text`.as('event_id'),
+      position: sql<bigint>`${e.id}`.as('event_position'),
       // Concatenated rather than json_build_object(): 1.7 times the rows per second of
       // database time, and compact. Strings go through to_json() for their escaping; ids
       // are digits; "order" and "changes" are jsonb already.
       json: sql<string>`'{"id":"' || ${e.id} || '","type":' || to_json(${e.type})::text || ',"orderId":"' || ${e.orderId}
         || '","order":' || ${e.order}::text || ',"actor":' || to_json(${e.actor})::text
         || ',"at":"' || to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) || '"'
-        || coalesce(',"changes":' || ${e.changes}::text, '') || '}'`,
+        || coalesce(',"changes":' || ${e.changes}::text, '') || '}'`.as('json'),
     })
     .from(e)
     .where(afterMatching(after, filter))
     .orderBy(asc(e.id))
-    .limit(limit);
-  return rows.map((r) => new LoggedEvent(r.id, r.json));
+    .limit(limit)
+    .as('page');
+  const rows = await db
+    .select({ prunedThrough: prunedThroughText, last: lastPositionText, id: page.eventId, json: page.json })
+    .from(orderEventsPruned)
+    .leftJoinLateral(page, sql`true`)
+    .orderBy(asc(page.position));
+  checkBounds(after, rows[0]);
+  return rows.flatMap((r) => (r.id === null || r.json === null ? [] : [new LoggedEvent(r.id, r.json)]));
 }
 
 /** Every event of one order, oldest first. */

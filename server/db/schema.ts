@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -64,6 +65,22 @@ export const orderEvents = pgTable(
 );
 
 export type OrderEventRow = typeof orderEvents.$inferSelect;
+
+/**
+ * How much of the log's start was pruned (EVENT_RETENTION): every event at or below
+ * `through` is gone. One row. Pruning deletes events and raises `through` in one
+ * transaction, so a reader that sees `through` in the same statement as the events knows
+ * whether what it read has a gap (server/db/events.ts).
+ */
+export const orderEventsPruned = pgTable(
+  'order_events_pruned',
+  {
+    // Always true: the primary key makes it the only row.
+    single: boolean('single').primaryKey().default(true),
+    through: bigint('through', { mode: 'bigint' }).notNull().default(sql`0`),
+  },
+  (t) => [check('order_events_pruned_single', sql`${t.single}`)],
+);
 
 /** Creates made with an idempotency key: a retry with the key gets the order made the first time. */
 export const idempotencyKeys = pgTable('idempotency_keys', {

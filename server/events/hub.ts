@@ -32,6 +32,16 @@ export class EventHub {
     for (const s of this.#subscribers) s.push(events);
   }
 
+  /**
+   * The log cannot go on from `position` (LogGapError: pruned past it, or behind it after a
+   * restore): the hub goes on from `to`, and every subscriber drops its queue and reads the
+   * log from its own place, where it finds the gap and is refused, not handed a gap.
+   */
+  skipTo(to: string): void {
+    this.position = to;
+    for (const s of this.#subscribers) s.overflow();
+  }
+
   subscribe(): HubSubscriber {
     const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s));
     this.#subscribers.add(s);
@@ -77,6 +87,14 @@ export class HubSubscriber {
         for (const e of events) this.#queue.push(e);
       }
     }
+    this.#wake?.();
+  }
+
+  /** Drops the queue and sends the subscriber back to the log. */
+  overflow(): void {
+    this.#queue = [];
+    this.#deliver = undefined;
+    this.#overflowed = true;
     this.#wake?.();
   }
 

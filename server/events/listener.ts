@@ -17,6 +17,7 @@
  */
 import postgres from 'postgres';
 import type { OrderEvent } from '../../shared/orders.ts';
+import { LogGapError } from '../db/events.ts';
 import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
 import type { Logger } from '../logger.ts';
 import { backoffDelay, sleep } from '../retry.ts';
@@ -153,6 +154,17 @@ export class ChangeListener {
       this.#drainFailures = 0;
     } catch (err) {
       if (this.#stopped()) return;
+      if (err instanceof LogGapError) {
+        // Events this node never published were pruned (it could not read for longer than
+        // EVENT_RETENTION), or the log is behind us (a restore). Subscribers cannot be
+        // served what is gone: the hub sends them to the log, which refuses them.
+        const to = err.reason === 'pruned' ? err.prunedThrough : err.last;
+        this.#log.warn({ position: this.#hub.position, to, reason: err.reason }, 'the log cannot go on from our position; subscribers must resync');
+        this.#hub.skipTo(to);
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => this.#drain(), 0); // once this pass has ended
+        return;
+      }
       // The pool could not read; try again shortly, and again on the next (re)connect.
       const delay = backoffDelay(this.#drainFailures++);
       this.#log.warn({ err: String(err), retryInMs: Math.round(delay) }, 'reading the log failed');

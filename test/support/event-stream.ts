@@ -21,8 +21,9 @@ export async function readEventStream(
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
     const decoder = new TextDecoder();
     let buffered = '';
-    for await (const chunk of res.body) {
-      buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+    const reader = res.body.getReader();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      buffered += decoder.decode(chunk.value, { stream: true });
       let end: number;
       while ((end = buffered.indexOf('\n\n')) !== -1) {
         const block = buffered.slice(0, end);
