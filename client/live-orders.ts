@@ -310,7 +310,8 @@ class LiveOrdersClient implements LiveOrders {
     // A resumed stream starts after the position sent; this guards the seam all the same.
     if (this.#position !== null && BigInt(id) <= BigInt(this.#position)) return;
     this.#position = id;
-    (this.#loading ?? this.#copy).apply(event);
+    // Without a snapshot there is no copy to keep: changes only.
+    if (this.#options.snapshot) (this.#loading ?? this.#copy).apply(event);
     this.#emit('change', event);
     if (this.#catchUp?.received(id)) this.#finishCatchUp();
   }

@@ -44,6 +44,38 @@ describe.each<Transport>(['websocket', 'sse'])('the client library over %s', (tr
   });
 });
 
+describe('the client library with a filter', () => {
+  test('keeps a copy of the one order asked for, and only its changes', async ({ server }) => {
+    const writer = server.client();
+    const [mine, other] = await writer.orders.createMany.mutate({ orders: [{ customerName: 'Mine', productName: 'P' }, { customerName: 'Other', productName: 'P' }] });
+    const live = createLiveOrders({ url: server.url, WebSocket: Ws, filter: { orderId: mine!.id } });
+    const seen = recordChanges(live);
+    await live.ready;
+    expect([...live.orders.keys()]).toEqual([mine!.id]);
+    await writer.orders.update.mutate({ id: other!.id, status: 'shipped' });
+    await writer.orders.update.mutate({ id: mine!.id, status: 'confirmed' });
+    await vi.waitFor(() => expect(seen).toHaveLength(1), { timeout: 10_000, interval: 20 });
+    expect(seen[0]).toMatchObject({ type: 'updated', orderId: mine!.id });
+    expect(live.orders.get(mine!.id)).toMatchObject({ status: 'confirmed', version: 2 });
+    await live.close();
+  });
+
+  test('without a snapshot, follows only the changes after `from`, as an async iterable that ends on close()', async ({ server }) => {
+    const writer = server.client();
+    const from = (await writer.orders.list.query({ limit: 1 })).lastEventId;
+    const made = await writer.orders.createMany.mutate({ orders: Array.from({ length: 5 }, (_, i) => ({ customerName: `N${i}`, productName: 'P', status: i % 2 ? 'shipped' : 'pending' })) });
+    const live = createLiveOrders({ url: server.url, transport: 'sse', snapshot: false, from, filter: { status: 'shipped' } });
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const event of live.changes()) got.push(event.orderId);
+    })();
+    await vi.waitFor(() => expect(got).toEqual([made[1]!.id, made[3]!.id]), { timeout: 10_000, interval: 20 });
+    expect(live.orders.size).toBe(0);
+    await live.close();
+    await reading; // ended by close()
+  });
+});
+
 /** Inserts, updates and deletes in SQL, one statement at a time, until stopped. */
 function keepWriting(sql: postgres.Sql) {
   let running = true;

@@ -62,9 +62,10 @@ describe('npm run tail', () => {
     }
   });
 
-  test('prints one readable line per change, filtered by --status, and refuses a bad flag', async ({ server }) => {
-    const tail = startTail(['--url', server.url, '--status', 'shipped']);
+  test('prints one readable line per change, filtered by --status, over SSE, and refuses a bad flag', async ({ server }) => {
+    const tail = startTail(['--url', server.url, '--status', 'shipped', '--transport', 'sse']);
     await tail.waitLive();
+    expect(tail.stderr()).toMatch(/live over sse/);
     const writer = server.client();
     const order = await writer.orders.create.mutate({ customerName: 'Ada', productName: 'Loom' });
     await writer.orders.update.mutate({ id: order.id, status: 'shipped' });
