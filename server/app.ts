@@ -7,6 +7,7 @@ import { lastEventPosition, readEventsAfter } from './db/events.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
 import { ChangeListener } from './events/listener.ts';
+import { LogPruner } from './events/log-pruner.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
@@ -20,6 +21,8 @@ export type App = {
   databaseUrl: string;
   listener: ChangeListener;
   hub: EventHub;
+  /** Present when EVENT_RETENTION is set. */
+  pruner: LogPruner | undefined;
   /** Cuts every WebSocket connection abruptly (tests and fault drills). */
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
@@ -72,6 +75,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await listener.start();
     cleanup.push(['listener', () => listener.stop()]);
 
+    const pruner =
+      config.eventRetentionMs === undefined
+        ? undefined
+        : new LogPruner({ db, log, retentionMs: config.eventRetentionMs, intervalMs: config.eventPruneIntervalMs });
+    if (pruner) {
+      pruner.start();
+      cleanup.push(['pruner', () => pruner.stop()]);
+    }
+
     const health = async () => {
       const database = await Promise.race([
         db.execute(sql`select 1`).then(() => 'up' as const),
@@ -118,6 +130,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       databaseUrl,
       listener,
       hub,
+      pruner,
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
       dropEventStreams: http.dropEventStreams,

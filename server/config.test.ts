@@ -60,3 +60,24 @@ describe('access control configuration', () => {
     expect(() => loadConfig({ AUTH_TOKENS_FILE: path.join(tmpdir(), 'missing.json') })).toThrow(/AUTH_TOKENS_FILE/);
   });
 });
+
+describe('event retention', () => {
+  test('unset: events are kept for ever, pruning (were it on) every minute', () => {
+    expect(loadConfig({})).toMatchObject({ eventRetentionMs: undefined, eventPruneIntervalMs: 60_000 });
+  });
+
+  test.each([
+    ['90s', 90_000],
+    ['1m', 60_000],
+    ['12h', 43_200_000],
+    ['30d', 2_592_000_000],
+    ['500ms', 500],
+  ])('EVENT_RETENTION=%s is %i ms', (text, ms) => {
+    expect(loadConfig({ EVENT_RETENTION: text, EVENT_PRUNE_INTERVAL: text })).toMatchObject({ eventRetentionMs: ms, eventPruneIntervalMs: ms });
+  });
+
+  test.each(['30', '0s', '-5m', '1w', '1.5h', 'soon'])('%s is refused, naming the setting', (text) => {
+    expect(() => loadConfig({ EVENT_RETENTION: text })).toThrow(/EVENT_RETENTION: must be a positive duration/);
+    expect(() => loadConfig({ EVENT_PRUNE_INTERVAL: text })).toThrow(/EVENT_PRUNE_INTERVAL: must be a positive duration/);
+  });
+});

@@ -1,6 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90s`, `1m`, `12h`, `30d` (also `500ms`), as milliseconds; more than zero. */
+function durationMs() {
+  return z.string().transform((text, ctx) => {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+    const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS] : NaN;
+    if (!(ms > 0) || !Number.isSafeInteger(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive duration such as 90s, 1m, 12h or 30d' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -24,6 +39,10 @@ const configSchema = z.object({
   WRITE_RATE_LIMIT: z.coerce.number().min(0).default(1000),
   /** open WebSockets per client address */
   MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
+  /** how long events stay in the log (`30d`, `12h`, `90s`); unset: for ever */
+  EVENT_RETENTION: durationMs().optional(),
+  /** how often old events are pruned */
+  EVENT_PRUNE_INTERVAL: durationMs().default(60_000),
 });
 
 const ROLES = ['reader', 'writer'] as const;
@@ -50,6 +69,9 @@ export type Config = Readonly<{
   allowedOrigins: readonly string[] | undefined;
   writeRateLimit: number;
   maxConnectionsPerAddress: number;
+  /** undefined: events are kept for ever */
+  eventRetentionMs: number | undefined;
+  eventPruneIntervalMs: number;
 }>;
 
 export class ConfigError extends Error {
@@ -90,6 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins: c.ALLOWED_ORIGINS === undefined ? undefined : Object.freeze(c.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
     writeRateLimit: c.WRITE_RATE_LIMIT,
     maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
+    eventRetentionMs: c.EVENT_RETENTION,
+    eventPruneIntervalMs: c.EVENT_PRUNE_INTERVAL,
   });
 }
 

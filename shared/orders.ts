@@ -74,6 +74,14 @@ export type OrderEvent = {
   at: string;
 };
 
+/**
+ * An entry of `orders.history`: an OrderEvent, so existing clients read it as before. The
+ * first one carries `earlierPruned: true` when the order's earlier events were pruned from
+ * the log (EVENT_RETENTION): its history then starts later than its creation. An order that
+ * exists but whose every event was pruned has an empty history.
+ */
+export type HistoryEvent = OrderEvent & { earlierPruned?: true };
+
 /** Input of `orders.create`; also each item of `orders.createMany`. */
 export const createOrderInput = z.strictObject({
   customerName: nameSchema,

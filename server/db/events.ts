@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import type { EventFilter, OrderEvent } from '../../shared/orders.ts';
+import type { EventFilter, HistoryEvent, OrderEvent } from '../../shared/orders.ts';
 import { LoggedEvent } from '../events/logged-event.ts';
 import { isAfter } from '../events/position.ts';
 import type { Executor } from './client.ts';
@@ -173,14 +173,20 @@ export async function readEventJsonAfter(
   return rows.flatMap((r) => (r.id === null || r.json === null ? [] : [new LoggedEvent(r.id, r.json)]));
 }
 
-/** Every event of one order, oldest first. */
-export async function orderHistory(db: Executor, orderId: string): Promise<OrderEvent[]> {
+/**
+ * Every event of one order the log still holds, oldest first. Pruning takes the log's start,
+ * so a history either starts with 'created' or lost its beginning: then the first event
+ * says so (`earlierPruned`).
+ */
+export async function orderHistory(db: Executor, orderId: string): Promise<HistoryEvent[]> {
   const rows = await db
     .select()
     .from(orderEvents)
     .where(eq(orderEvents.orderId, BigInt(orderId)))
     .orderBy(asc(orderEvents.id));
-  return rows.map(toOrderEvent);
+  const events: HistoryEvent[] = rows.map(toOrderEvent);
+  if (events[0] && events[0].type !== 'created') events[0].earlierPruned = true;
+  return events;
 }
 
 /** The last state the log holds of an order, deleted or not. */

@@ -131,7 +131,8 @@ async function createOrders(tx: Transaction, inputs: CreateOrderInput[]): Promis
   const existing = new Map<string, Order>();
   for (const id of existingIds) {
     const order = (await findOrder(tx, id)) ?? (await lastKnownOrder(tx, id));
-    if (!order) throw new Error(`idempotency key points at order ${id}, which has no row and no history`);
+    // Deleted, and its events pruned since (EVENT_RETENTION): nothing left to answer with.
+    if (!order) throw notFound(id);
     existing.set(id, order);
   }
 

@@ -11,7 +11,7 @@ import {
 } from '../../shared/orders.ts';
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
-import { createOrdersAs, deleteOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
+import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
 import { streamEvents } from '../events/stream.ts';
 import { MAX_BUFFERED_BYTES, waitForRoom } from '../trpc/backpressure.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
@@ -39,9 +39,11 @@ export const ordersRouter = router({
     .input(deleteOrderInput)
     .mutation(({ ctx, input }) => writeAs(ctx.db, ctx.actor, (tx) => deleteOrder(tx, input.id, input.expectedVersion))),
 
+  /** Oldest first; see HistoryEvent for what pruning (EVENT_RETENTION) leaves. */
   history: readProcedure.input(orderByIdInput).query(async ({ ctx, input }) => {
     const events = await orderHistory(ctx.db, input.id);
-    if (events.length === 0) throw notFound(input.id);
+    // No event left of an order that exists: every one was pruned, and that is its answer.
+    if (events.length === 0 && !(await findOrder(ctx.db, input.id))) throw notFound(input.id);
     return events;
   }),
 
