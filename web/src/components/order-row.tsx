@@ -45,11 +45,6 @@ export function OrderRow(props: { order: Order; mark: RowMark | undefined; actio
     <tr data-testid="order-row" data-order-id={props.order.id} data-version={props.order.version} data-mark={props.mark}>
       <th scope="row" class="num cell-id">
         {temporary() ? '…' : props.order.id}
-        <Show when={unconfirmed()}>
-          <span class="pending-note" data-testid="pending-note">
-            {props.mark === 'deleting' ? 'Deleting…' : 'Saving…'}
-          </span>
-        </Show>
       </th>
       <td class="cell-text cell-customer">
         {props.order.customerName}
@@ -74,9 +69,18 @@ export function OrderRow(props: { order: Order; mark: RowMark | undefined; actio
         {props.order.version}
       </td>
       <td class="cell-time">
-        <time datetime={props.order.updatedAt} title={formatDateTime(props.order.updatedAt)}>
-          {formatWhen(props.order.updatedAt)}
-        </time>
+        <Show
+          when={unconfirmed()}
+          fallback={
+            <time datetime={props.order.updatedAt} title={formatDateTime(props.order.updatedAt)}>
+              {formatWhen(props.order.updatedAt)}
+            </time>
+          }
+        >
+          <span class="pending-note" data-testid="pending-note">
+            {props.mark === 'deleting' ? 'Deleting…' : 'Saving…'}
+          </span>
+        </Show>
       </td>
       <td class="cell-actions">
         <button
