@@ -35,6 +35,13 @@ describe('a page whose position the server can no longer serve', () => {
     await vi.waitFor(async () => expect(await pageRows(page)).toEqual(await databaseRows(server.sql)), { timeout: 10_000, interval: 50 });
     await notice.getByRole('button', { name: 'Dismiss' }).click();
     await notice.waitFor({ state: 'detached' });
+
+    // The history of an order whose creation was pruned says that it starts later.
+    const [late] = await server.sql<[{ id: string }]>`select id::text from orders where customer_name = 'late'`;
+    await page.getByRole('button', { name: `History of order ${late.id}` }).click();
+    const history = page.getByRole('dialog', { name: `Order ${late.id} history` });
+    await history.getByTestId('history-pruned').filter({ hasText: 'Earlier changes are older than the server keeps.' }).waitFor();
+    expect(await history.getByRole('listitem').allInnerTexts()).toEqual([expect.stringMatching(/status: pending → shipped/)]);
     await context.close();
   });
 });
