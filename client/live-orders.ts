@@ -104,6 +104,7 @@ class LiveOrdersClient implements LiveOrders {
   #state: ConnectionState = 'connecting';
   #everLive = false;
   #startedOverWebSocket = false;
+  #probingForSse = false;
   #attempt = 0;
   #catchUp: CatchUp | null = null;
   #caughtUp: number | null = null;
@@ -335,11 +336,29 @@ class LiveOrdersClient implements LiveOrders {
       !this.#startedOverWebSocket &&
       error
     ) {
-      return this.#fallBackToSse();
+      return void this.#considerSse(this.#run);
     }
     if (this.#phase !== 'live') return;
     this.#setPhase('reconnecting');
     this.#beginCatchUp();
+  }
+
+  /**
+   * The WebSocket failed before it ever carried a subscription. Only if plain HTTP gets
+   * through is that a WebSocket problem (a proxy that refuses them) rather than a server
+   * that is down, which the WebSocket's own retries will outlast.
+   */
+  async #considerSse(run: number) {
+    if (this.#probingForSse) return;
+    this.#probingForSse = true;
+    try {
+      await this.api.orders.list.query({ limit: 1 });
+    } catch {
+      return;
+    } finally {
+      this.#probingForSse = false;
+    }
+    if (run === this.#run && this.#transport === 'websocket' && !this.#startedOverWebSocket) this.#fallBackToSse();
   }
 
   #fallBackToSse() {
