@@ -105,6 +105,8 @@ class LiveOrdersClient implements LiveOrders {
   #everLive = false;
   #startedOverWebSocket = false;
   #probingForSse = false;
+  /** Set while the snapshot is reloaded after PRECONDITION_FAILED: said once it is in. */
+  #resyncReason: string | null = null;
   #attempt = 0;
   #catchUp: CatchUp | null = null;
   #caughtUp: number | null = null;
@@ -278,6 +280,9 @@ class LiveOrdersClient implements LiveOrders {
     this.#loaded = true;
     this.#emit('snapshot', fresh.orders);
     this.#settle.resolve();
+    const reason = this.#resyncReason;
+    this.#resyncReason = null;
+    if (reason !== null) this.#emit('resynced', { reason, lastEventId: this.#position ?? '0' });
   }
 
   #subscribe(run: number, from: string | null) {
@@ -422,10 +427,7 @@ class LiveOrdersClient implements LiveOrders {
     if (this.#options.snapshot) {
       this.#position = null;
       this.#loaded = false;
-      const off = this.on('snapshot', () => {
-        off();
-        this.#emit('resynced', { reason, lastEventId: this.#position ?? '0' });
-      });
+      this.#resyncReason = reason;
       void this.#loadSnapshot(next);
       return;
     }
