@@ -37,7 +37,7 @@ const configSchema = z.object({
   ALLOWED_ORIGINS: z.string().optional(),
   /** mutations per second per token (or client address without tokens); 0: no limit */
   WRITE_RATE_LIMIT: z.coerce.number().min(0).default(1000),
-  /** open WebSockets per client address */
+  /** open WebSockets and SSE streams per client address */
   MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
   /** how long events stay in the log (`30d`, `12h`, `90s`); unset: for ever */
   EVENT_RETENTION: durationMs().optional(),

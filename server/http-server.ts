@@ -72,6 +72,16 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     try {
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) {
+        if (req.method === 'GET' && pathname === EVENT_STREAM_PATH) {
+          // An event stream costs what a WebSocket subscription does: the same cap per address.
+          const address = req.socket.remoteAddress ?? 'unknown';
+          const open = connectionsByAddress.get(address) ?? 0;
+          if (open >= config.maxConnectionsPerAddress) {
+            return sendJson(res, 429, { error: `at most ${config.maxConnectionsPerAddress} WebSockets and event streams per client address` });
+          }
+          connectionsByAddress.set(address, open + 1);
+          res.once('close', () => release(address));
+        }
         if (req.method === 'GET') {
           openGets.add(res);
           res.once('close', () => openGets.delete(res));
@@ -103,6 +113,11 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     onError,
   });
   const connectionsByAddress = new Map<string, number>();
+  const release = (address: string) => {
+    const left = (connectionsByAddress.get(address) ?? 1) - 1;
+    if (left > 0) connectionsByAddress.set(address, left);
+    else connectionsByAddress.delete(address);
+  };
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
@@ -121,11 +136,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     wss.handleUpgrade(req, socket, head, (ws) => {
       coalesceWrites(ws);
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
-      ws.once('close', () => {
-        const left = (connectionsByAddress.get(address) ?? 1) - 1;
-        if (left > 0) connectionsByAddress.set(address, left);
-        else connectionsByAddress.delete(address);
-      });
+      ws.once('close', () => release(address));
       wss.emit('connection', ws, req);
     });
   });
@@ -150,6 +161,9 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     },
   };
 }
+
+// The one subscription procedure; tRPC serves it over HTTP as Server-Sent Events (never batched).
+const EVENT_STREAM_PATH = `${TRPC_PATH}/orders.onChange`;
 
 type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Context;
 

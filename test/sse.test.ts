@@ -166,3 +166,27 @@ describe('Server-Sent Events at shutdown', () => {
     await expect(open).rejects.toThrow();
   });
 });
+
+const capped = testWithServer({ MAX_CONNECTIONS_PER_ADDRESS: '2' });
+
+describe('Server-Sent Events per client address', () => {
+  capped('count against MAX_CONNECTIONS_PER_ADDRESS like WebSockets: the one too many gets 429', async ({ server }) => {
+    const url = `${server.url}/trpc/orders.onChange?input=%7B%7D`;
+    const streams = Array.from({ length: 2 }, () => new AbortController());
+    const opened = await Promise.all(streams.map((s) => fetch(url, { headers: { accept: 'text/event-stream' }, signal: s.signal })));
+    expect(opened.map((r) => r.status)).toEqual([200, 200]);
+
+    const refused = await fetch(url, { headers: { accept: 'text/event-stream' } });
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toEqual({ error: 'at most 2 WebSockets and event streams per client address' });
+
+    // A stream that ends gives its place back.
+    streams[0]!.abort();
+    await vi.waitFor(async () => {
+      const again = await fetch(url, { headers: { accept: 'text/event-stream' } });
+      await again.body?.cancel();
+      expect(again.status).toBe(200);
+    }, { timeout: 10_000 });
+    streams[1]!.abort();
+  });
+});
