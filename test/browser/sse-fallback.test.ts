@@ -1,6 +1,6 @@
 import { describe, expect, vi } from 'vitest';
 import { test } from '../support/server.ts';
-import { databaseRows, liveStatus, pageRows, row, useBrowser } from './browser.ts';
+import { databaseRows, liveStatus, openWatchedPage, pageRows, row, useBrowser } from './browser.ts';
 
 const browser = useBrowser();
 
@@ -9,8 +9,7 @@ describe('a page where WebSockets are blocked', () => {
     const writer = server.client();
     const first = await writer.orders.create.mutate({ customerName: 'Ada', productName: 'Loom' });
 
-    const context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
+    const { context, page, cspViolations } = await openWatchedPage(browser());
     // As a proxy that refuses WebSockets would: every socket to /trpc is closed at once,
     // before the server ever sees it.
     let blocked = 0;
@@ -38,6 +37,8 @@ describe('a page where WebSockets are blocked', () => {
     await vi.waitFor(async () => expect(await pageRows(page)).toEqual(expected), { timeout: 20_000, interval: 50 });
     await liveStatus(page).waitFor();
     expect(await page.getByTestId('connection-status').getAttribute('data-transport')).toBe('sse');
+    // Under the server's Content-Security-Policy (connect-src 'self') all the same.
+    expect(await cspViolations()).toEqual([]);
     await context.close();
   });
 });
