@@ -29,6 +29,8 @@ export type App = {
   webSocketBufferedBytes(): number[];
   /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
   dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream. */
+  eventStreamBufferedBytes(): number[];
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -134,6 +136,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,
       dropEventStreams: http.dropEventStreams,
+      eventStreamBufferedBytes: http.eventStreamBufferedBytes,
       close: unwind,
     };
   } catch (err) {

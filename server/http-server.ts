@@ -34,6 +34,8 @@ export type HttpServer = {
    * failure looks like. Returns how many it cut.
    */
   dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
+  eventStreamBufferedBytes(): number[];
 };
 
 /**
@@ -70,6 +72,12 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    // A route that answered before reading the whole body (413, a refusal) must let the client
+    // finish sending, or it sees a reset instead of the answer. Node drains a body nobody read;
+    // one read in part and paused it leaves alone, so this drains that too.
+    res.once('finish', () => {
+      if (!req.complete) req.resume();
+    });
     try {
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) {
         if (req.method === 'GET' && pathname === EVENT_STREAM_PATH) {
@@ -121,6 +129,13 @@ export function createHttpServer(config: Config, context: ContextFactory, health
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
+    // Node hands the socket over without its own error listener. A client that resets while a
+    // refusal is written (HAProxy does so by itself) would otherwise crash the process with an
+    // unhandled ECONNRESET. ws adds its own listeners once it accepts; this one stays harmless.
+    socket.on('error', (err) => {
+      log.debug({ err, path: req.url }, 'upgrade socket error');
+      socket.destroy();
+    });
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     if (pathname !== TRPC_PATH) return refuse(socket, '404 Not Found', `no WebSocket endpoint at ${pathname}; use ${TRPC_PATH}`);
     // Against cross-site WebSocket hijacking: a browser always sends Origin; scripts may not.
@@ -158,6 +173,9 @@ export function createHttpServer(config: Config, context: ContextFactory, health
       const streams = [...openGets].filter(isEventStream);
       for (const res of streams) res.destroy();
       return streams.length;
+    },
+    eventStreamBufferedBytes() {
+      return [...openGets].filter(isEventStream).map((res) => res.writableLength);
     },
   };
 }

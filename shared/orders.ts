@@ -29,12 +29,20 @@ export const eventPositionSchema = z
 // PostgreSQL text cannot hold NUL, so it is refused here rather than failing in the database.
 const noNul = (s: string) => !s.includes('\u0000');
 
+// A lone UTF-16 surrogate (JSON "\ud800") has no UTF-8 form: stored, it would silently become
+// U+FFFD and the order would differ from what was sent. With the u flag a surrogate that is
+// half of a pair is not matched on its own, so only lone ones are.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const LONE_SURROGATE_MESSAGE = 'must not contain a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair)';
+
 const nameSchema = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
-  .refine(noNul, 'must not contain NUL characters');
+  .refine(noNul, 'must not contain NUL characters')
+  .refine(wellFormed, LONE_SURROGATE_MESSAGE);
 
 const versionSchema = z.number().int().min(1);
 
@@ -92,6 +100,7 @@ export const createOrderInput = z.strictObject({
     .min(1, 'must not be empty')
     .max(MAX_IDEMPOTENCY_KEY_LENGTH, `must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`)
     .refine(noNul, 'must not contain NUL characters')
+    .refine(wellFormed, LONE_SURROGATE_MESSAGE)
     .optional(),
 });
 export type CreateOrderInput = z.infer<typeof createOrderInput>;

@@ -104,4 +104,76 @@ describe('event positions follow commit order', () => {
     expect(seenIds).toEqual(all);
     await Promise.all(writers.map((w) => w.end()));
   });
+  test('a bulk API insert waits for a position held by another transaction, and comes after it', async ({ server }) => {
+    const client = server.client();
+    const { lastEventId: start } = await client.orders.list.query({ limit: 1 });
+    const holder = await server.sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`insert into orders (customer_name, product_name) values ('holder', 'x')`;
+      await holder`set constraints all immediate`; // takes its position and the lock now
+      let done = false;
+      const bulk = client.orders.createMany
+        .mutate({ orders: [{ customerName: 'bulk', productName: 'a' }, { customerName: 'bulk', productName: 'b' }] })
+        .finally(() => (done = true));
+      // The statement-level append waits on the position lock like any commit.
+      await expect
+        .poll(async () => (await server.sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory' and datname = current_database()`).length, { timeout: 10_000 })
+        .toBe(1);
+      expect(done).toBe(false);
+      await holder`commit`;
+      await bulk;
+      const log = await server.logAfter(start);
+      expect(log.map((e) => [e.order.customerName, e.order.productName])).toEqual([['holder', 'x'], ['bulk', 'a'], ['bulk', 'b']]);
+    } finally {
+      holder.release();
+    }
+  });
+
+  test('bulk API inserts (one append per statement) beside SQL writers: a growing prefix, each call consecutive and in order', async ({ server }) => {
+    const client = server.client();
+    // The end of the log now (events.list without `after` pages from its start).
+    const { lastEventId: start } = await client.orders.list.query({ limit: 1 });
+    const sqlWriter = postgres(server.app.databaseUrl, { max: 1 });
+    let done = false;
+    const calls: Array<Promise<Array<{ id: string }>>> = [];
+    for (let c = 0; c < 12; c++) {
+      calls.push(client.orders.createMany.mutate({ orders: Array.from({ length: 50 }, (_, i) => ({ customerName: `bulk${c}`, productName: `#${i}` })) }));
+    }
+    const writing = Promise.all([
+      Promise.all(calls),
+      (async () => {
+        for (let i = 0; i < 60; i++) await sqlWriter`insert into orders (customer_name, product_name) values ('sql', ${`#${i}`})`;
+      })(),
+    ]).finally(() => (done = true));
+
+    let seen = start;
+    const seenIds: number[] = [];
+    const read = async () => {
+      const fresh = await server.logAfter(seen);
+      for (const e of fresh) seenIds.push(Number(e.id));
+      if (fresh.length > 0) seen = fresh[fresh.length - 1]!.id;
+    };
+    while (!done) await read();
+    const [created] = await writing;
+    await vi.waitFor(async () => {
+      await read();
+      expect(seenIds).toHaveLength(12 * 50 + 60);
+    });
+    const log = await server.logAfter(start);
+    expect(seenIds).toEqual(log.map((e) => Number(e.id)));
+    expect(new Set(log.map((e) => e.orderId)).size).toBe(log.length);
+    expect(log.every((e) => e.type === 'created')).toBe(true);
+    expect(log.filter((e) => e.order.customerName === 'sql').map((e) => e.actor)).toEqual(Array(60).fill(expect.stringMatching(/^sql:/)));
+    for (const [c, orders] of created.entries()) {
+      // One call's events: consecutive positions, in the order the orders were given.
+      const events = log.filter((e) => e.order.customerName === `bulk${c}`);
+      expect(events.map((e) => e.orderId)).toEqual(orders.map((o) => o.id));
+      expect(events.map((e) => e.order.productName)).toEqual(Array.from({ length: 50 }, (_, i) => `#${i}`));
+      expect(events.every((e) => e.actor === 'anonymous')).toBe(true);
+      const first = Number(events[0]!.id);
+      expect(events.map((e) => Number(e.id))).toEqual(Array.from({ length: 50 }, (_, i) => first + i));
+    }
+    await sqlWriter.end();
+  });
 });

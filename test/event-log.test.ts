@@ -147,4 +147,25 @@ describe('the event log', () => {
     await expect(client.orders.get.query({ id: order.id })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
     await expect(client.orders.history.query({ id: '987654321' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
   });
+
+  test('each commit NOTIFYs a position it appended: every id for row writes, the last for a bulk insert', async ({ server }) => {
+    const payloads: string[] = [];
+    const listening = await server.sql.listen('order_events', (payload) => payloads.push(payload));
+    try {
+      const client = server.client();
+      const before = (await client.events.list.query({})).lastEventId;
+      await server.sql.begin(async (tx) => {
+        await tx`insert into orders (customer_name, product_name) values ('N1', 'P'), ('N2', 'P')`;
+      });
+      await client.orders.createMany.mutate({ orders: [1, 2, 3].map((i) => ({ customerName: `B${i}`, productName: 'P' })) });
+      const ids = (await server.logAfter(before)).map((e) => e.id);
+      expect(ids).toHaveLength(5);
+      const expected = [ids[0], ids[1], ids[4]];
+      const deadline = Date.now() + 5_000;
+      while (payloads.length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(payloads).toEqual(expected);
+    } finally {
+      await listening.unlisten();
+    }
+  });
 });

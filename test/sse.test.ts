@@ -1,3 +1,4 @@
+import { get, type IncomingMessage } from 'node:http';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, vi } from 'vitest';
 import type { OrderEvent } from '../shared/orders.ts';
@@ -189,4 +190,56 @@ describe('Server-Sent Events per client address', () => {
     }, { timeout: 10_000 });
     streams[1]!.abort();
   });
+});
+
+describe('an SSE subscriber that stops reading', () => {
+  test('costs the server a bounded buffer, and still gets every event, in order, when it reads again', async ({ server }) => {
+    const EVENTS = 40_000;
+    const client = server.client({ transport: 'sse' });
+    const from = await currentPosition(client);
+    const ids: string[] = [];
+    let buffered = '';
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const input = encodeURIComponent(JSON.stringify({ lastEventId: from }));
+      get(`${server.url}/trpc/orders.onChange?input=${input}`, { headers: { accept: 'text/event-stream' } }, resolve).on('error', reject);
+    });
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      buffered += chunk;
+      const blocks = buffered.split('\n\n');
+      buffered = blocks.pop()!;
+      for (const block of blocks) {
+        const id = /^id: (\d+)$/m.exec(block);
+        if (id) ids.push(id[1]!);
+      }
+    });
+    await client.orders.create.mutate({ customerName: 'first', productName: 'read normally' });
+    await vi.waitFor(() => expect(ids).toHaveLength(1), { timeout: 10_000 });
+
+    // Stop reading: the kernel's buffers fill, then the server's.
+    response.pause();
+    let largest = 0;
+    const sampler = setInterval(() => {
+      for (const bytes of server.app.eventStreamBufferedBytes()) largest = Math.max(largest, bytes);
+    }, 10);
+    for (let made = 1; made < EVENTS; made += 1000) {
+      await client.orders.createMany.mutate({
+        orders: Array.from({ length: Math.min(1000, EVENTS - made) }, (_, i) => ({ customerName: `c${made + i}`, productName: 'p' })),
+      });
+    }
+    const [{ last }] = await server.sql<[{ last: string }]>`select max(id)::text as last from order_events`;
+    await vi.waitFor(() => expect(server.app.hub.position).toBe(last), { timeout: 30_000 });
+    clearInterval(sampler);
+    // ~40,000 events of ~350 bytes would be ~14 MB; the server holds about one write's worth.
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThan(64 * 1024);
+    expect(ids.length).toBeLessThan(EVENTS);
+
+    response.resume();
+    const expected = await server.logAfter(from);
+    expect(expected).toHaveLength(EVENTS);
+    await vi.waitFor(() => expect(ids).toHaveLength(EVENTS), { timeout: 60_000 });
+    expect(ids).toEqual(expected.map((e) => e.id));
+    response.destroy();
+  }, 120_000);
 });

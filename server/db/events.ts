@@ -52,7 +52,8 @@ export class LogGapError extends TRPCError {
  * under it, whatever runs concurrently. (A scalar subquery, run once per statement: as cheap
  * as the page alone, where a join with the page cost a third of replay throughput.)
  */
-const prunedThroughColumn = sql<string>`(select ${orderEventsPruned.through} from ${orderEventsPruned})::text`;
+const prunedEnd = sql`coalesce((select ${orderEventsPruned.through} from ${orderEventsPruned}), 0)`;
+const prunedThroughColumn = sql<string>`${prunedEnd}::text`;
 
 type LogBounds = { prunedThrough: string; last: string };
 
@@ -61,10 +62,9 @@ type LogBounds = { prunedThrough: string; last: string };
  * is later (every event pruned), "0" for a log that never had one.
  */
 async function logBounds(db: Executor): Promise<LogBounds> {
-  const pruned = sql`coalesce((select ${orderEventsPruned.through} from ${orderEventsPruned}), 0)`;
   const [row] = await db.execute<LogBounds>(sql`
-    select ${pruned}::text as "prunedThrough",
-           greatest(${pruned}, (select max(${orderEvents.id}) from ${orderEvents}))::text as "last"`);
+    select ${prunedEnd}::text as "prunedThrough",
+           greatest(${prunedEnd}, (select max(${orderEvents.id}) from ${orderEvents}))::text as "last"`);
   return row!;
 }
 
@@ -117,7 +117,7 @@ export async function readLogPage(
   const rows = await db
     .select({ prunedThrough: prunedThroughColumn, event: e })
     .from(e)
-    .where(afterMatching(after ?? sql`(select ${orderEventsPruned.through} from ${orderEventsPruned})`, filter))
+    .where(afterMatching(after ?? prunedEnd, filter))
     .orderBy(asc(e.id))
     .limit(limit);
   const start = await checkPage(db, after, rows[0]?.prunedThrough);

@@ -39,12 +39,15 @@ export async function writeAs<T>(db: Database, actor: string, fn: (tx: Transacti
  * statement, which is its own transaction (all or none): one round trip instead of four
  * (BEGIN, set_config, INSERT, COMMIT), and the arrays go as three parameters however many
  * orders there are. The actor is set by the same statement, before any row is inserted
- * (the CTE is joined, so it runs first), and the trigger reads it at the statement's commit.
+ * (the CTE is joined, so it runs first), and so is `live_orders.append`: being its own
+ * transaction, the statement may have its events appended by one statement-level trigger
+ * instead of a row trigger per order (drizzle/0002_bulk_insert_events.sql).
  */
 export async function createOrdersAs(db: Database, actor: string, inputs: CreateOrderInput[]): Promise<Order[]> {
   if (inputs.some((i) => i.idempotencyKey !== undefined)) return writeAs(db, actor, (tx) => createOrders(tx, inputs));
   const rows = await db.execute<{ order: Order }>(sql`
-    with actor as materialized (select set_config('live_orders.actor', ${actor}, true))
+    with actor as materialized (
+      select set_config('live_orders.actor', ${actor}, true), set_config('live_orders.append', 'per_statement', true))
     insert into orders (customer_name, product_name, status)
     select t.customer_name, t.product_name, t.status
       from actor,
