@@ -109,10 +109,20 @@ live.on('change', (event) => {
 });
 
 const say = (message: string) => process.stderr.write(`tail: ${message}\n`);
-live.on('state', (state) => say(state === 'live' ? `live over ${live.transport}` : state));
+live.on('state', (state) => {
+  if (stopping) return;
+  if (state === 'live') lastProblem = '';
+  say(state === 'live' ? `live over ${live.transport}` : state);
+});
 live.on('resynced', ({ reason, lastEventId }) => say(`the server could not resume from there (${reason}); going on from ${lastEventId}`));
+let lastProblem = '';
 live.on('error', ({ error, fatal }) => {
-  if (!fatal) return;
+  if (!fatal) {
+    // Retried by itself; said once per kind of problem, not once per retry.
+    if (error.message !== lastProblem) say(`${error.message}; retrying`);
+    lastProblem = error.message;
+    return;
+  }
   say(error.message);
   process.exitCode = 1;
   void stop();
