@@ -235,3 +235,36 @@ describe('one prune batch (no pruner running: EVENT_RETENTION unset)', () => {
     }
   });
 });
+
+describe('a node whose listener never saw events that were then pruned', () => {
+  test('sends its live subscribers to resync with PRECONDITION_FAILED, and goes on from the pruned end', async ({ server }) => {
+    const writer = server.client({ transport: 'sse' });
+    await writer.orders.create.mutate({ customerName: 'before', productName: 'p' });
+    const seen = (await writer.orders.list.query({ limit: 1 })).lastEventId;
+    await vi.waitFor(() => expect(server.app.hub.position).toBe(seen), { timeout: 10_000 });
+    const live = record(server.client(), {}); // at the live end, i.e. the hub's position
+    await vi.waitFor(() => expect(server.app.hub.subscriberCount).toBe(1), { timeout: 10_000 });
+
+    // Events written and pruned before this node's listener could read them (it was cut
+    // off, another node pruned): one transaction, so the listener can never see them.
+    const [gone] = await server.sql.begin(async (tx) => {
+      await tx`set constraints all immediate`; // append the events now, not at commit
+      await tx`insert into orders (customer_name, product_name) select 'unseen ' || g, 'p' from generate_series(1, 3) g`;
+      const deleted = await tx<{ id: string }[]>`delete from order_events where id > ${seen} returning id::text`;
+      expect(deleted).toHaveLength(3);
+      const through = deleted.map((d) => BigInt(d.id)).reduce((a, b) => (a > b ? a : b));
+      return tx<{ through: string }[]>`update order_events_pruned set through = ${through.toString()} returning through::text`;
+    });
+
+    const error = await refusal(live);
+    expect(codeOf(error)).toBe('PRECONDITION_FAILED');
+    expect(server.app.hub.position).toBe(gone!.through);
+
+    // From the pruned end on, this node serves as before.
+    const resynced = record(server.client(), { lastEventId: (await writer.orders.list.query({ limit: 1 })).lastEventId });
+    const next = await writer.orders.create.mutate({ customerName: 'next', productName: 'p' });
+    await resynced.waitForCount(1);
+    expect(resynced.events[0]!.orderId).toBe(next.id);
+    resynced.stop();
+  });
+});
