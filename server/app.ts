@@ -13,14 +13,25 @@ import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
 import { createAuthenticator } from './auth/principal.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
+import { createClientAddressOf } from './client-address.ts';
+import { Metrics } from './metrics.ts';
+import { createOpsEndpoints } from './ops-endpoints.ts';
+import { createRequestIdentity } from './request-identity.ts';
 
 export type App = {
   /** http://host:port of the running server */
   url: string;
   port: number;
+  /** The database itself, never a pooler: DIRECT_DATABASE_URL, else DATABASE_URL or the embedded one. */
   databaseUrl: string;
   listener: ChangeListener;
   hub: EventHub;
+  metrics: Metrics;
+  /**
+   * From now on /readyz answers 503, so load balancers send new clients elsewhere; everything
+   * else keeps being served until close(). The first step of a graceful shutdown.
+   */
+  drain(): void;
   /** Present when EVENT_RETENTION is set. */
   pruner: LogPruner | undefined;
   /** Cuts every WebSocket connection abruptly (tests and fault drills). */
@@ -62,16 +73,22 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
   };
 
+  // Session state (the migration lock, LISTEN) needs a connection of its own, never a
+  // transaction pooler's: through one, LISTEN hears nothing and a session lock is not held.
+  const directUrl = config.directDatabaseUrl ?? databaseUrl;
+
   try {
-    await migrateDatabase(databaseUrl);
-    const { sql: client, db } = createDatabase(databaseUrl);
+    await migrateDatabase(directUrl);
+    const { sql: client, db } = createDatabase(databaseUrl, { pooled: config.directDatabaseUrl !== undefined });
     cleanup.push(['database pool', () => client.end({ timeout: 2 })]);
 
-    const hub = new EventHub(await lastEventPosition(db));
+    const metrics = new Metrics();
+    const hub = new EventHub(await lastEventPosition(db), undefined, () => metrics.subscriberOverflowed());
     const listener = new ChangeListener({
-      databaseUrl,
+      databaseUrl: directUrl,
       hub,
       log,
+      metrics,
       readAfter: (after, limit) => readEventsAfter(db, after, limit),
     });
     await listener.start();
@@ -86,23 +103,38 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       cleanup.push(['pruner', () => pruner.stop()]);
     }
 
-    const health = async () => {
-      const database = await Promise.race([
+    const pingDatabase = () =>
+      Promise.race([
         db.execute(sql`select 1`).then(() => 'up' as const),
         new Promise<'down'>((resolve) => setTimeout(resolve, HEALTH_QUERY_TIMEOUT_MS, 'down').unref()),
       ]).catch(() => 'down' as const);
+    const health = async () => {
+      const database = await pingDatabase();
       const ok = database === 'up' && listener.state === 'listening';
       return { ok, database, listener: listener.state, position: hub.position, subscribers: hub.subscriberCount };
     };
+    // Not ready while starting (nothing listens yet), while the database or the listener is
+    // away (a new subscriber would only wait), and from drain() on.
+    let draining = false;
+    const readiness = async () => {
+      if (draining) return { ready: false, reason: 'shutting down' };
+      const { ok, ...status } = await health();
+      return { ready: ok, ...status };
+    };
 
-    const context = createContextFactory({
-      db,
-      hub,
-      log,
-      auth: createAuthenticator(config.tokens),
-      writeLimiter: createRateLimiter(config.writeRateLimit),
+    const auth = createAuthenticator(config.tokens);
+    const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
+    const context = createContextFactory(
+      { db, hub, log, auth, writeLimiter: createRateLimiter(config.writeRateLimit), metrics },
+      identify,
+    );
+    const ops = createOpsEndpoints({ health, readiness, metrics, auth });
+    const http = createHttpServer(config, { context, ops, identify, metrics }, log);
+    metrics.observe({
+      websocketConnections: http.webSocketCount,
+      logPosition: () => hub.position,
+      databaseUp: async () => (await pingDatabase()) === 'up',
     });
-    const http = createHttpServer(config, context, health, log);
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
       http.server.listen(config.port, config.host, () => resolve());
@@ -129,9 +161,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     return {
       url: `http://${host}:${port}`,
       port,
-      databaseUrl,
+      databaseUrl: directUrl,
       listener,
       hub,
+      metrics,
+      drain() {
+        draining = true;
+      },
       pruner,
       dropWebSockets: http.dropWebSockets,
       webSocketBufferedBytes: http.webSocketBufferedBytes,

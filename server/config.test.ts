@@ -61,6 +61,35 @@ describe('access control configuration', () => {
   });
 });
 
+describe('production configuration', () => {
+  test('TRUST_PROXY: addresses and CIDRs, comma-separated; unset trusts no one', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,fd00::/8' }).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+  });
+
+  test('a bad TRUST_PROXY entry stops start-up, naming it', () => {
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.1,haproxy' })).toThrow(/TRUST_PROXY: "haproxy" is not an address or CIDR/);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/40' })).toThrow(/TRUST_PROXY: "10.0.0.0\/40" has a bad prefix length/);
+  });
+
+  test('SHUTDOWN_DRAIN_MS: 5 s unless set; not negative', () => {
+    expect(loadConfig({}).shutdownDrainMs).toBe(5_000);
+    expect(loadConfig({ SHUTDOWN_DRAIN_MS: '0' }).shutdownDrainMs).toBe(0);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_MS: '-1' })).toThrow(/SHUTDOWN_DRAIN_MS:/);
+  });
+});
+
+describe('pooled database configuration', () => {
+  test('DIRECT_DATABASE_URL goes beside DATABASE_URL, and alone is refused', () => {
+    expect(
+      loadConfig({ DATABASE_URL: 'postgres://pooler:6432/shop', DIRECT_DATABASE_URL: 'postgres://db:5432/shop' }),
+    ).toMatchObject({ databaseUrl: 'postgres://pooler:6432/shop', directDatabaseUrl: 'postgres://db:5432/shop' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/shop' }).directDatabaseUrl).toBeUndefined();
+    expect(() => loadConfig({ DIRECT_DATABASE_URL: 'postgres://db/shop' })).toThrow(/DIRECT_DATABASE_URL.*DATABASE_URL/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/shop', DIRECT_DATABASE_URL: 'http://db' })).toThrow(/DIRECT_DATABASE_URL:/);
+  });
+});
+
 describe('event retention', () => {
   test('unset: events are kept for ever, pruning (were it on) every minute', () => {
     expect(loadConfig({})).toMatchObject({ eventRetentionMs: undefined, eventPruneIntervalMs: 60_000 });

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { trustedProxyProblem } from './client-address.ts';
+
+const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL');
 
 const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -19,10 +22,9 @@ function durationMs() {
 const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z
-    .string()
-    .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL')
-    .optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  /** a session connection for migrations and LISTEN; DATABASE_URL may then be a transaction pooler */
+  DIRECT_DATABASE_URL: postgresUrl.optional(),
   /** where the embedded PostgreSQL keeps its data when DATABASE_URL is unset */
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -39,6 +41,19 @@ const configSchema = z.object({
   WRITE_RATE_LIMIT: z.coerce.number().min(0).default(1000),
   /** open WebSockets and SSE streams per client address */
   MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
+  /** proxies whose X-Forwarded-For is believed: addresses or CIDRs, comma-separated */
+  TRUST_PROXY: z
+    .string()
+    .transform((s) => s.split(',').map((e) => e.trim()).filter(Boolean))
+    .superRefine((entries, ctx) => {
+      for (const entry of entries) {
+        const problem = trustedProxyProblem(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    })
+    .default([]),
+  /** after SIGTERM, how long to keep serving with /readyz at 503 before closing */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   /** how long events stay in the log (`30d`, `12h`, `90s`); unset: for ever */
   EVENT_RETENTION: durationMs().optional(),
   /** how often old events are pruned */
@@ -59,6 +74,11 @@ export type Config = Readonly<{
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /**
+   * Set: `databaseUrl` may be a transaction-mode pooler, so it gets no prepared statements and
+   * no session state; migrations and LISTEN go here.
+   */
+  directDatabaseUrl: string | undefined;
   dataDir: string;
   logLevel: z.infer<typeof configSchema>['LOG_LEVEL'];
   webDistDir: string;
@@ -69,6 +89,9 @@ export type Config = Readonly<{
   allowedOrigins: readonly string[] | undefined;
   writeRateLimit: number;
   maxConnectionsPerAddress: number;
+  /** empty: X-Forwarded-For is ignored */
+  trustProxy: readonly string[];
+  shutdownDrainMs: number;
   /** undefined: events are kept for ever */
   eventRetentionMs: number | undefined;
   eventPruneIntervalMs: number;
@@ -90,6 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  if (c.DIRECT_DATABASE_URL && !c.DATABASE_URL) {
+    throw new ConfigError('invalid configuration: DIRECT_DATABASE_URL is set but DATABASE_URL is not; set both, or neither for the embedded database');
+  }
   const tokens = [...parseTokenList(c.AUTH_TOKENS), ...readTokenFile(c.AUTH_TOKENS_FILE)];
   const names = tokens.map((t) => t.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
@@ -104,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: c.PORT,
     host: c.HOST,
     databaseUrl: c.DATABASE_URL,
+    directDatabaseUrl: c.DIRECT_DATABASE_URL,
     dataDir: c.DATA_DIR,
     logLevel: c.LOG_LEVEL,
     webDistDir: c.WEB_DIST_DIR,
@@ -112,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins: c.ALLOWED_ORIGINS === undefined ? undefined : Object.freeze(c.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
     writeRateLimit: c.WRITE_RATE_LIMIT,
     maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
+    trustProxy: Object.freeze(c.TRUST_PROXY),
+    shutdownDrainMs: c.SHUTDOWN_DRAIN_MS,
     eventRetentionMs: c.EVENT_RETENTION,
     eventPruneIntervalMs: c.EVENT_PRUNE_INTERVAL,
   });

@@ -9,6 +9,10 @@ import { WebSocketServer } from 'ws';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import type { createOpsEndpoints } from './ops-endpoints.ts';
+import type { IdentifyRequest } from './request-identity.ts';
+import { logUpgrade, trackRequest } from './request-log.ts';
 import { coalesceWrites } from './coalesce-writes.ts';
 import { createRestHandler } from './rest/orders.ts';
 import { sendJson } from './rest/http.ts';
@@ -18,7 +22,13 @@ import { logError } from './trpc/errors.ts';
 import { eventEncoder } from './trpc/event-encoder.ts';
 import { RateLimitedError } from './trpc/init.ts';
 
-export type Health = () => Promise<{ ok: boolean } & Record<string, unknown>>;
+/** What the server needs besides its configuration; built in app.ts. */
+export type HttpServerParts = {
+  context: ContextFactory;
+  ops: ReturnType<typeof createOpsEndpoints>;
+  identify: IdentifyRequest;
+  metrics: Metrics;
+};
 
 export type HttpServer = {
   server: Server;
@@ -26,6 +36,7 @@ export type HttpServer = {
   closeWebSockets(): void;
   /** Cuts every WebSocket without a word, as a network failure would. */
   dropWebSockets(): void;
+  webSocketCount(): number;
   /** Bytes queued in memory for each open WebSocket (what a slow client costs us). */
   webSocketBufferedBytes(): number[];
   /**
@@ -43,10 +54,10 @@ export type HttpServer = {
  *   /trpc        tRPC over HTTP (batching on; subscriptions as Server-Sent Events) and,
  *                on upgrade, over WebSocket
  *   /api/orders  the seed's REST API
- *   /healthz     database and listener status
+ *   /healthz     database and listener status; /readyz, /metrics (ops-endpoints.ts)
  *   /            the built page
  */
-export function createHttpServer(config: Config, context: ContextFactory, health: Health, log: Logger): HttpServer {
+export function createHttpServer(config: Config, { context, ops, identify, metrics }: HttpServerParts, log: Logger): HttpServer {
   const onError = ({ error, path }: { error: Parameters<typeof logError>[1]; path?: string }) => logError(log, error, path);
 
   const trpc = createHTTPHandler({
@@ -72,6 +83,8 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    const identity = identify(req);
+    trackRequest(log, metrics, req, res, pathname, identity);
     // A route that answered before reading the whole body (413, a refusal) must let the client
     // finish sending, or it sees a reset instead of the answer. Node drains a body nobody read;
     // one read in part and paused it leaves alone, so this drains that too.
@@ -82,7 +95,8 @@ export function createHttpServer(config: Config, context: ContextFactory, health
       if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) {
         if (req.method === 'GET' && pathname === EVENT_STREAM_PATH) {
           // An event stream costs what a WebSocket subscription does: the same cap per address.
-          const address = req.socket.remoteAddress ?? 'unknown';
+          // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
+          const address = identity.clientAddress;
           const open = connectionsByAddress.get(address) ?? 0;
           if (open >= config.maxConnectionsPerAddress) {
             return sendJson(res, 429, { error: `at most ${config.maxConnectionsPerAddress} WebSockets and event streams per client address` });
@@ -96,10 +110,7 @@ export function createHttpServer(config: Config, context: ContextFactory, health
         }
         return trpc(req, res);
       }
-      if (pathname === '/healthz') {
-        const status = await health();
-        return sendJson(res, status.ok ? 200 : 503, status);
-      }
+      if (await ops(req, res, pathname)) return;
       if (await rest(req, res, pathname, url.searchParams)) return;
       if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${pathname}` });
       page(req, res, () => sendJson(res, 404, { error: `no route ${req.method} ${pathname}` }));
@@ -136,19 +147,27 @@ export function createHttpServer(config: Config, context: ContextFactory, health
       log.debug({ err, path: req.url }, 'upgrade socket error');
       socket.destroy();
     });
+    const started = performance.now();
+    const identity = identify(req);
+    const refuseLogged = (status: string, message: string) => {
+      logUpgrade(log, identity, Number.parseInt(status, 10), started, message);
+      refuse(socket, status, message);
+    };
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-    if (pathname !== TRPC_PATH) return refuse(socket, '404 Not Found', `no WebSocket endpoint at ${pathname}; use ${TRPC_PATH}`);
+    if (pathname !== TRPC_PATH) return refuseLogged('404 Not Found', `no WebSocket endpoint at ${pathname}; use ${TRPC_PATH}`);
     // Against cross-site WebSocket hijacking: a browser always sends Origin; scripts may not.
     const origin = req.headers.origin;
     if (origin !== undefined && !originAllowed(origin, req.headers.host, config.allowedOrigins)) {
-      return refuse(socket, '403 Forbidden', `origin ${origin} may not open a WebSocket here (ALLOWED_ORIGINS)`);
+      return refuseLogged('403 Forbidden', `origin ${origin} may not open a WebSocket here (ALLOWED_ORIGINS)`);
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
+    // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
+    const address = identity.clientAddress;
     const open = connectionsByAddress.get(address) ?? 0;
     if (open >= config.maxConnectionsPerAddress) {
-      return refuse(socket, '429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
+      return refuseLogged('429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      logUpgrade(log, identity, 101, started);
       coalesceWrites(ws);
       connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
       ws.once('close', () => release(address));
@@ -165,6 +184,9 @@ export function createHttpServer(config: Config, context: ContextFactory, health
     },
     dropWebSockets() {
       for (const ws of wss.clients) ws.terminate();
+    },
+    webSocketCount() {
+      return wss.clients.size;
     },
     webSocketBufferedBytes() {
       return [...wss.clients].map((ws) => ws.bufferedAmount);

@@ -18,10 +18,28 @@ async function main(): Promise<void> {
   const app = await startApp(config, log);
   log.info({ url: app.url }, `live-orders listening on ${app.url}`);
 
+  // SIGTERM is how orchestrators ask a node behind a load balancer to go: first stop being
+  // ready and keep serving for SHUTDOWN_DRAIN_MS, so the balancer's health checks move new
+  // clients elsewhere before anyone is turned away; then shut down. SIGINT (Ctrl-C), or a
+  // second signal during the drain, shuts down at once.
+  let endDrain: (() => void) | undefined;
+  const drain = async () => {
+    app.drain();
+    log.info({ drainMs: config.shutdownDrainMs }, 'draining: /readyz answers 503, still serving');
+    await new Promise<void>((resolve) => {
+      endDrain = resolve;
+      setTimeout(resolve, config.shutdownDrainMs);
+    });
+  };
+
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      endDrain?.();
+      return;
+    }
     stopping = true;
+    if (signal === 'SIGTERM' && config.shutdownDrainMs > 0) await drain();
     log.info({ signal }, 'shutting down');
     const deadline = setTimeout(() => {
       log.error('shutdown took longer than 5 s; exiting');

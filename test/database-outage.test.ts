@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTRPCClient, createWSClient, httpBatchLink, splitLink, TRPCClientError, wsLink } from '@trpc/client';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import WebSocket from 'ws';
 import { startApp, type App } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
@@ -11,24 +11,33 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db/embed
 import { createLogger } from '../server/logger.ts';
 import type { AppRouter } from '../server/routers/app.ts';
 import type { OrderEvent } from '../shared/orders.ts';
+import { startPgBouncer, type PgBouncer } from './support/pgbouncer.ts';
 import { expectStrictlyIncreasing } from './support/subscriber.ts';
 
 // This file stops and starts its database, so it runs its own cluster, not the shared one.
+// In the `pgbouncer` project the server's pool goes through a PgBouncer of its own, which stays
+// up while PostgreSQL behind it stops and comes back at the same port.
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 const FLAGS = ['-c', 'fsync=off', '-c', 'synchronous_commit=off'];
 let dir: string;
 let database: EmbeddedDatabase;
 let app: App;
+let pooler: PgBouncer | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'live-orders-outage-'));
   await chmod(dir, 0o755);
   database = await startEmbeddedPostgres(dir, log, FLAGS);
-  app = await startApp(loadConfig({ DATABASE_URL: database.url, PORT: '0' }), log);
+  pooler = inject('viaPgBouncer') ? await startPgBouncer(database.url) : undefined;
+  const databaseEnv = pooler
+    ? { DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url }
+    : { DATABASE_URL: database.url };
+  app = await startApp(loadConfig({ ...databaseEnv, PORT: '0' }), log);
 });
 
 afterAll(async () => {
   await app?.close();
+  await pooler?.stop();
   await database?.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -79,6 +88,12 @@ describe('when the database goes away and comes back', () => {
     const health = await fetch(`${app.url}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ ok: false, database: 'down' });
+    // Not ready either: a load balancer sends new clients elsewhere meanwhile.
+    const ready = await fetch(`${app.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, database: 'down' });
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^live_orders_database_up 0$/m);
 
     // Back at the same address. A write lands at once, from SQL, most likely before the
     // listener has reconnected: only its catch-up read can deliver it.
@@ -88,6 +103,7 @@ describe('when the database goes away and comes back', () => {
     await sql.end();
 
     await expect.poll(async () => (await fetch(`${app.url}/healthz`)).status, { timeout: 20_000, interval: 100 }).toBe(200);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
     await api.orders.create.mutate({ customerName: 'after', productName: 'outage' });
 
     await expect.poll(() => received.length, { timeout: 20_000 }).toBe(3);

@@ -8,9 +8,9 @@ import { migrateDatabase } from '../server/db/migrate.ts';
 import { createTestDatabase } from './support/server.ts';
 
 /** Starts `npm start`'s server process on a free port and resolves with its URL. */
-async function startServerProcess(databaseUrl: string) {
+async function startServerProcess(databaseUrl: string, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'info' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -32,7 +32,7 @@ describe('graceful shutdown', () => {
     await migrateDatabase(database.url);
     const sql = postgres(database.url, { max: 2 });
     const [order] = await sql<{ id: string }[]>`insert into orders (customer_name, product_name) values ('in', 'flight') returning id`;
-    const { child, url } = await startServerProcess(database.url);
+    const { child, url } = await startServerProcess(database.url, { SHUTDOWN_DRAIN_MS: '0' });
 
     // A subscriber, which should hear "reconnect" rather than a dead socket.
     const socket = new WebSocket(`${url.replace('http', 'ws')}/trpc`);
@@ -68,6 +68,33 @@ describe('graceful shutdown', () => {
     const [row] = await sql<{ status: string }[]>`select status from orders where id = ${order!.id}`;
     expect(row!.status).toBe('shipped');
     await sql.end();
+    await database.drop();
+  });
+
+  test('on SIGTERM: /readyz turns 503 at once, the node keeps serving for SHUTDOWN_DRAIN_MS, then shuts down', async () => {
+    const database = await createTestDatabase();
+    const { child, url } = await startServerProcess(database.url, { SHUTDOWN_DRAIN_MS: '3000' });
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    const socket = new WebSocket(`${url.replace('http', 'ws')}/trpc`);
+    const messages: string[] = [];
+    socket.on('message', (m) => messages.push(String(m)));
+    await once(socket, 'open');
+
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await expect.poll(async () => (await fetch(`${url}/readyz`)).status, { timeout: 5_000 }).toBe(503);
+    // Still serving while it drains: requests, and new WebSockets.
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/api/orders`)).status).toBe(200);
+    const late = new WebSocket(`${url.replace('http', 'ws')}/trpc`);
+    await once(late, 'open');
+    expect(messages.some((m) => m.includes('"reconnect"'))).toBe(false);
+
+    // Then today's shutdown: clients told to reconnect, a clean exit.
+    await expect.poll(() => messages.some((m) => m.includes('"reconnect"')), { timeout: 10_000 }).toBe(true);
+    const [code, signal] = await exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
     await database.drop();
   });
 });

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_BUFFERED_BYTES } from '../server/trpc/backpressure.ts';
+import { sample } from './support/metrics-text.ts';
 import { test } from './support/server.ts';
 
 const EVENTS = 40_000;
@@ -44,6 +45,9 @@ describe('a subscriber that stops reading', () => {
     // ~40,000 events of ~350 bytes would be ~14 MB; the server held at most its limit plus a frame.
     expect(largest).toBeLessThan(MAX_BUFFERED_BYTES + 64 * 1024);
     expect(ids.length).toBeLessThan(EVENTS);
+    // It fell back to the log, and the metrics say so.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(sample(metrics, 'live_orders_subscriber_overflows_total')).toBeGreaterThan(0);
 
     tcp.resume();
     const expected = await server.logAfter(from);

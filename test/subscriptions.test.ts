@@ -51,6 +51,10 @@ describe('orders.onChange', () => {
   test('without lastEventId it starts at the live end', async ({ server }) => {
     const writer = server.client();
     await writer.orders.create.mutate({ customerName: 'Before', productName: 'Subscribing' });
+    // The live end is this node's: a commit is there once its listener has published it
+    // (a moment later, longer through a pooler), so the subscription must not start sooner.
+    const { lastEventId: before } = await writer.events.list.query({});
+    await expect.poll(() => server.app.hub.position, { timeout: 10_000 }).toBe(before);
     const attachedBefore = server.app.hub.subscriberCount;
     const live = record(server.client(), {});
     // The live end is where the subscription attaches: wait until the hub counts it.

@@ -9,6 +9,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/db/em
 import { migrateDatabase } from '../../server/db/migrate.ts';
 import { createLogger } from '../../server/logger.ts';
 import { sleep } from '../../server/retry.ts';
+import { Haproxy } from './haproxy.ts';
 
 const log = createLogger('silent');
 const PG_FLAGS = ['-c', 'max_connections=200'];
@@ -19,7 +20,7 @@ const PG_FLAGS = ['-c', 'max_connections=200'];
  * could meanwhile be given to another process (a test run's server, say), and subscribers
  * would talk to a stranger. Ports outside that range are never handed out that way.
  */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
   const high = Math.min(ephemeralLow ?? 32768, 32768);
   const low = high - 12_000;
@@ -48,6 +49,8 @@ export class Node {
     private readonly databaseUrl: string,
     /** every line the process writes, across restarts, for a look after a failed run */
     readonly logFile: string,
+    /** configuration beside the database and port (TRUST_PROXY, SHUTDOWN_DRAIN_MS, …) */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   get url(): string {
@@ -63,7 +66,7 @@ export class Node {
     const until = Date.now() + deadlineMs;
     while (Date.now() < until) {
       const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-        env: { ...process.env, DATABASE_URL: this.databaseUrl, PORT: String(this.port), LOG_LEVEL: 'warn' },
+        env: { ...process.env, LOG_LEVEL: 'warn', ...this.env, DATABASE_URL: this.databaseUrl, PORT: String(this.port) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.#child = child;
@@ -122,30 +125,62 @@ export async function closeAllClusters(): Promise<void> {
   await Promise.all([...running].map((c) => c.close()));
 }
 
-/** A database and several server nodes sharing it. */
+export type ClusterOptions = {
+  /** configuration for every node */
+  env?: Record<string, string>;
+  /** a real HAProxy with deploy/haproxy.cfg in front of the nodes */
+  viaHaproxy?: boolean;
+  /** more flags for the database server (the capacity bench loads pg_stat_statements) */
+  databaseFlags?: string[];
+};
+
+/**
+ * Behind HAProxy a node believes its X-Forwarded-For, and on SIGTERM it stays up until
+ * HAProxy's checks (1 s apart, two failures) have taken it out; directly, it stops at once.
+ */
+const DIRECT_ENV = { SHUTDOWN_DRAIN_MS: '0' };
+const BEHIND_HAPROXY_ENV = { TRUST_PROXY: '127.0.0.1', SHUTDOWN_DRAIN_MS: '3000' };
+
+/** A database and several server nodes sharing it, optionally behind HAProxy. */
 export class Cluster {
+  #haproxy: Haproxy | undefined;
+
   private constructor(
     private readonly dir: string,
     private database: EmbeddedDatabase,
     readonly nodes: Node[],
+    private readonly databaseFlags: string[],
   ) {}
 
-  static async start(nodeCount: number): Promise<Cluster> {
+  static async start(nodeCount: number, opts: ClusterOptions = {}): Promise<Cluster> {
     const dir = await mkdtemp(path.join(tmpdir(), 'live-orders-chaos-'));
     await chmod(dir, 0o755);
-    const database = await startEmbeddedPostgres(dir, log, PG_FLAGS, await freePort());
+    const flags = [...PG_FLAGS, ...(opts.databaseFlags ?? [])];
+    const database = await startEmbeddedPostgres(dir, log, flags, await freePort());
     await migrateDatabase(database.url);
     const ports = await Promise.all(Array.from({ length: nodeCount }, freePort));
-    const nodes = ports.map((port, i) => new Node(i, port, database.url, path.join(dir, `node-${i}.log`)));
-    const cluster = new Cluster(dir, database, nodes);
+    const env = { ...(opts.viaHaproxy ? BEHIND_HAPROXY_ENV : DIRECT_ENV), ...opts.env };
+    const nodes = ports.map((port, i) => new Node(i, port, database.url, path.join(dir, `node-${i}.log`), env));
+    const cluster = new Cluster(dir, database, nodes, flags);
     running.add(cluster);
     try {
       await Promise.all(nodes.map((n) => n.start()));
+      if (opts.viaHaproxy) cluster.#haproxy = await Haproxy.start(dir, await freePort(), ports);
     } catch (err) {
       await cluster.close();
       throw err;
     }
     return cluster;
+  }
+
+  /** The HAProxy in front of the nodes, if started with `viaHaproxy`. */
+  get haproxy(): Haproxy | undefined {
+    return this.#haproxy;
+  }
+
+  /** Where clients connect: HAProxy's address, or each node's. */
+  get entryUrls(): string[] {
+    return this.#haproxy ? [this.#haproxy.url] : this.nodes.map((n) => n.url);
   }
 
   /** Where the database and the nodes' logs are. */
@@ -168,12 +203,13 @@ export class Cluster {
   }
 
   async startDatabase(): Promise<void> {
-    this.database = await startEmbeddedPostgres(this.dir, log, PG_FLAGS, this.database.port);
+    this.database = await startEmbeddedPostgres(this.dir, log, this.databaseFlags, this.database.port);
     this.#databaseUp = true;
   }
 
   async close(): Promise<void> {
     running.delete(this);
+    await this.#haproxy?.stop();
     await Promise.all(this.nodes.map((n) => n.kill()));
     await this.database.stop().catch(() => {});
     await rm(this.dir, { recursive: true, force: true });

@@ -1,17 +1,23 @@
 import postgres from 'postgres';
 import { LISTENER_APPLICATION_NAME } from '../../server/events/listener.ts';
 import { sleep } from '../../server/retry.ts';
-import type { Cluster } from './cluster.ts';
+import type { Cluster, Node } from './cluster.ts';
 import type { Random } from './random.ts';
 import { dropRandomSocket, type ChaosSubscriber } from './subscribers.ts';
 
 export const FAULT_KINDS = ['subscriber-drop', 'subscriber-resume', 'node-kill', 'listener-kill', 'database-restart'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * Behind HAProxy also a graceful stop: SIGTERM, the node drains (HAProxy takes it out), tells
+ * its clients to reconnect (through HAProxy, to the others) and exits; then it comes back.
+ */
+export const HAPROXY_FAULT_KINDS = [...FAULT_KINDS, 'node-stop'] as const;
+export type FaultKind = (typeof HAPROXY_FAULT_KINDS)[number];
 export type FaultCounts = Partial<Record<FaultKind, number>>;
 
 /**
  * Injects one fault at a time, every `everyMs` or so, cycling through the kinds in a
- * shuffled order so that every kind happens in any run long enough for one cycle.
+ * shuffled order so that every kind happens in any run long enough for one cycle. A graceful
+ * stop takes seconds (the drain), so it goes on while the next faults are injected.
  */
 export async function injectFaults(opts: {
   cluster: Cluster;
@@ -24,6 +30,12 @@ export async function injectFaults(opts: {
   const { cluster, subscribers, random, signal } = opts;
   const counts = Object.fromEntries(opts.kinds.map((k) => [k, 0])) as FaultCounts;
   let cycle: FaultKind[] = [];
+  /** nodes being stopped and started again in the background; no other fault touches them */
+  const restarting = new Map<Node, Promise<void>>();
+  const pickNode = () => {
+    const free = cluster.nodes.filter((n) => !restarting.has(n));
+    return free.length > 0 ? random.pick(free) : undefined;
+  };
 
   while (!signal.aborted) {
     await sleep(opts.everyMs / 2 + random.int(opts.everyMs), signal);
@@ -33,6 +45,7 @@ export async function injectFaults(opts: {
     const kind = cycle.pop()!;
     if (await inject(kind)) counts[kind] = (counts[kind] ?? 0) + 1;
   }
+  await Promise.all(restarting.values());
   return counts;
 
   async function inject(kind: FaultKind): Promise<boolean> {
@@ -45,8 +58,19 @@ export async function injectFaults(opts: {
         await random.pick(resumable).resume();
         return true;
       }
+      case 'node-stop': {
+        const node = pickNode();
+        if (!node) return false;
+        const stopAndStart = (async () => {
+          await node.stop();
+          await node.start();
+        })().finally(() => restarting.delete(node));
+        restarting.set(node, stopAndStart);
+        return true;
+      }
       case 'node-kill': {
-        const node = random.pick(cluster.nodes);
+        const node = pickNode();
+        if (!node) return false;
         await node.kill();
         await sleep(200 + random.int(800));
         await node.start();

@@ -1,11 +1,14 @@
 /**
- * npm run chaos -- --seconds 120 [--nodes 3] [--seed 42] [--fault-every-ms 1500] [--faults node-kill,database-restart]
+ * npm run chaos -- --seconds 120 [--nodes 3] [--seed 42] [--fault-every-ms 1500] [--faults node-kill,database-restart] [--via-haproxy]
  *
+ * --via-haproxy puts a real HAProxy (deploy/haproxy.cfg) in front of the nodes: every client
+ * and API writer goes through it, the nodes trust its X-Forwarded-For, and the faults include
+ * node-stop (SIGTERM: drain, leave HAProxy, clients move to the others).
  * Runs the delivery guarantees through a storm (see run.ts) and prints one line per check;
  * exits 1 on any violation. A failing run can be repeated with the seed it printed.
  */
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, type FaultKind } from './faults.ts';
+import { FAULT_KINDS, HAPROXY_FAULT_KINDS, type FaultKind } from './faults.ts';
 import { closeAllClusters } from './cluster.ts';
 import { runChaos } from './run.ts';
 
@@ -15,9 +18,12 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '3' },
     seed: { type: 'string' },
     'fault-every-ms': { type: 'string', default: '1500' },
-    faults: { type: 'string', default: FAULT_KINDS.join(',') },
+    faults: { type: 'string' },
+    'via-haproxy': { type: 'boolean', default: false },
   },
 });
+const viaHaproxy = values['via-haproxy'];
+const known: readonly FaultKind[] = viaHaproxy ? HAPROXY_FAULT_KINDS : FAULT_KINDS;
 const seconds = Number(values.seconds);
 const nodes = Number(values.nodes);
 const faultEveryMs = Number(values['fault-every-ms']);
@@ -27,10 +33,10 @@ if (![seconds, nodes, faultEveryMs, seed].every((n) => Number.isInteger(n) && n 
   process.exit(2);
 }
 
-const faults = values.faults.split(',').filter(Boolean) as FaultKind[];
-const unknown = faults.filter((f) => !FAULT_KINDS.includes(f));
+const faults = (values.faults ?? known.join(',')).split(',').filter(Boolean) as FaultKind[];
+const unknown = faults.filter((f) => !known.includes(f));
 if (unknown.length > 0) {
-  console.error(`unknown fault kind(s): ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
+  console.error(`unknown fault kind(s): ${unknown.join(', ')}; known${viaHaproxy ? ' with --via-haproxy' : ''}: ${known.join(', ')}`);
   process.exit(2);
 }
 
@@ -41,5 +47,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const result = await runChaos({ seconds, nodes, seed, faultEveryMs, faults, quietDeadlineMs: 60_000, print: (l) => console.log(l) });
+const result = await runChaos({ seconds, nodes, seed, faultEveryMs, faults, viaHaproxy, quietDeadlineMs: 60_000, print: (l) => console.log(l) });
 process.exit(result.ok ? 0 : 1);

@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { sleep } from '../../server/retry.ts';
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { Cluster } from './cluster.ts';
-import { FAULT_KINDS, injectFaults, type FaultKind } from './faults.ts';
+import { FAULT_KINDS, HAPROXY_FAULT_KINDS, injectFaults, type FaultKind } from './faults.ts';
 import { Random } from './random.ts';
 import { ChaosSubscriber, type SubscriberKind } from './subscribers.ts';
 import { startWriters } from './writers.ts';
@@ -15,6 +15,8 @@ export type ChaosOptions = {
   faultEveryMs: number;
   /** which faults to inject (all by default) */
   faults?: readonly FaultKind[];
+  /** clients and API writers through a real HAProxy in front of the nodes */
+  viaHaproxy?: boolean;
   /** how long the subscribers may take to catch up once everything is quiet */
   quietDeadlineMs: number;
   print: (line: string) => void;
@@ -42,12 +44,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     opts.print(line);
   };
   const random = new Random(opts.seed);
-  say(`chaos       ${fmt({ seconds: opts.seconds, nodes: opts.nodes, seed: opts.seed })}`);
+  say(`chaos       ${fmt({ seconds: opts.seconds, nodes: opts.nodes, seed: opts.seed, ...(opts.viaHaproxy ? { via: 'haproxy' } : {}) })}`);
 
-  const cluster = await Cluster.start(opts.nodes);
+  const cluster = await Cluster.start(opts.nodes, { viaHaproxy: opts.viaHaproxy });
   let ok = true;
   try {
-    const nodeUrls = cluster.nodes.map((n) => n.url);
+    // Where clients and API writers connect: each node, or HAProxy alone.
+    const nodeUrls = cluster.entryUrls;
     const sql = postgres(cluster.databaseUrl, { max: 2, onnotice: () => {} });
     const watched = await sql<{ id: string }[]>`
       insert into orders (customer_name, product_name) values ('watched', 'a'), ('watched', 'b') returning id`;
@@ -76,7 +79,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       signal: stopWork.signal,
       watchedIds: watched.map((w) => w.id),
     });
-    const faults = injectFaults({ cluster, subscribers, random, everyMs: opts.faultEveryMs, kinds: opts.faults ?? FAULT_KINDS, signal: stopWork.signal });
+    const faults = injectFaults({ cluster, subscribers, random, everyMs: opts.faultEveryMs, kinds: opts.faults ?? (opts.viaHaproxy ? HAPROXY_FAULT_KINDS : FAULT_KINDS), signal: stopWork.signal });
 
     await sleep(opts.seconds * 1000);
     stopWork.abort();
@@ -170,6 +173,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   } finally {
     if (!ok && process.env.CHAOS_KEEP_DATABASE) {
       say(`kept        the database and node logs for a look in ${cluster.directory} (the database stops when this process exits)`);
+      await cluster.haproxy?.stop();
       await Promise.all(cluster.nodes.map((n) => n.kill()));
     } else {
       await cluster.close();

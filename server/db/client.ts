@@ -5,10 +5,21 @@ import * as schema from './schema.ts';
 /** How long a query waits for a connection before the database counts as unavailable. */
 const CONNECT_TIMEOUT_SECONDS = 3;
 
-export function createDatabase(url: string) {
+/**
+ * The pool every query goes through. `pooled`: `url` may be a transaction-mode pooler
+ * (PgBouncer, Supavisor, RDS Proxy), which hands each transaction to whichever server
+ * connection is free. A statement prepared on one is then executed on another that never saw
+ * it, or under another's name: transactions fail, or are reported committed and never were.
+ * So no named prepared statements there (unnamed ones live within one round trip). Nothing
+ * else we send through the pool outlives a transaction: settings are `set_config(…, true)`,
+ * locks `pg_advisory_xact_lock`; the session-level pieces (the migration lock, LISTEN) use
+ * the direct URL.
+ */
+export function createDatabase(url: string, { pooled = false }: { pooled?: boolean } = {}) {
   const sql = postgres(url, {
     max: 10,
     connect_timeout: CONNECT_TIMEOUT_SECONDS,
+    prepare: !pooled,
     onnotice: () => {},
   });
   const db = drizzle(sql, { schema });

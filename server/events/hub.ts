@@ -17,6 +17,8 @@ export class EventHub {
   constructor(
     startPosition: string,
     readonly capacity = 1024,
+    /** Told each time a subscriber overflows (the metrics count them). */
+    private readonly onOverflow: () => void = () => {},
   ) {
     this.position = startPosition;
   }
@@ -39,11 +41,11 @@ export class EventHub {
    */
   skipTo(to: string): void {
     this.position = to;
-    for (const s of this.#subscribers) s.overflow();
+    for (const s of this.#subscribers) s.rereadLog();
   }
 
   subscribe(): HubSubscriber {
-    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s));
+    const s = new HubSubscriber(this.capacity, () => this.#subscribers.delete(s), this.onOverflow);
     this.#subscribers.add(s);
     return s;
   }
@@ -61,6 +63,7 @@ export class HubSubscriber {
   constructor(
     private readonly capacity: number,
     readonly close: () => void,
+    private readonly onOverflow: () => void = () => {},
   ) {}
 
   get overflowed(): boolean {
@@ -78,11 +81,11 @@ export class HubSubscriber {
       }
       if (took) return;
       this.#deliver = undefined;
-      this.#overflowed = true;
+      this.#overflow();
     } else if (!this.#overflowed) {
       if (this.#queue.length + events.length > this.capacity) {
         this.#queue = [];
-        this.#overflowed = true;
+        this.#overflow();
       } else {
         for (const e of events) this.#queue.push(e);
       }
@@ -90,8 +93,17 @@ export class HubSubscriber {
     this.#wake?.();
   }
 
-  /** Drops the queue and sends the subscriber back to the log. */
-  overflow(): void {
+  /** A slow subscriber: it lost its place in the queue or the socket (counted in the metrics). */
+  #overflow(): void {
+    this.#overflowed = true;
+    this.onOverflow();
+  }
+
+  /**
+   * Drops the queue and sends the subscriber back to the log, though it kept up: the log has a
+   * gap where the hub was (see EventHub.skipTo). Not counted as a slow subscriber's overflow.
+   */
+  rereadLog(): void {
     this.#queue = [];
     this.#deliver = undefined;
     this.#overflowed = true;

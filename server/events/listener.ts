@@ -20,6 +20,7 @@ import type { OrderEvent } from '../../shared/orders.ts';
 import { LogGapError } from '../db/events.ts';
 import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { backoffDelay, sleep } from '../retry.ts';
 import type { EventHub } from './hub.ts';
 
@@ -30,6 +31,7 @@ export type ListenerOptions = {
   hub: EventHub;
   readAfter: (after: string, limit: number) => Promise<OrderEvent[]>;
   log: Logger;
+  metrics?: Metrics;
   pageSize?: number;
 };
 
@@ -42,6 +44,7 @@ export class ChangeListener {
   readonly #hub: EventHub;
   readonly #readAfter: ListenerOptions['readAfter'];
   readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
   readonly #pageSize: number;
   readonly #connection: postgres.Sql;
 
@@ -56,6 +59,7 @@ export class ChangeListener {
     this.#hub = opts.hub;
     this.#readAfter = opts.readAfter;
     this.#log = opts.log.child({ component: 'listener' });
+    this.#metrics = opts.metrics;
     this.#pageSize = opts.pageSize ?? 1000;
     // Our own connection rather than sql.listen(): that one gives up for good when the
     // database is down at the moment it re-listens; here the retry loop is ours.
@@ -148,6 +152,7 @@ export class ChangeListener {
         for (;;) {
           const page = await this.#readAfter(this.#hub.position, this.#pageSize);
           this.#hub.publish(page);
+          this.#metrics?.eventsPublished(page);
           if (page.length < this.#pageSize) break;
         }
       } while (this.#drainAgain && !this.#stopped());

@@ -54,7 +54,8 @@ export const ordersRouter = router({
   onChange: readProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
     // Over WebSocket, events go through tRPC only until the outlet knows its request id;
     // claiming must come before anything that could await.
-    const outlet = ctx.socket && new SubscriptionOutlet(ctx.socket);
+    const transport = ctx.socket ? 'websocket' : 'sse';
+    const outlet = ctx.socket && new SubscriptionOutlet(ctx.socket, () => ctx.metrics.eventsDelivered(transport));
     outlet?.claimStart();
     if (ctx.subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new TRPCError({
@@ -63,6 +64,7 @@ export const ordersRouter = router({
       });
     }
     ctx.subscriptions.open++;
+    ctx.metrics.subscriptionOpened(transport);
     try {
       const { lastEventId, ...filter } = input;
       const abort = signal ?? new AbortController().signal;
@@ -71,10 +73,12 @@ export const ordersRouter = router({
       for await (const event of events) {
         if (ctx.socket && ctx.socket.bufferedAmount > MAX_BUFFERED_BYTES) await waitForRoom(ctx.socket, abort);
         // A tagged event is encoded as the event itself (event-encoder.ts).
+        ctx.metrics.eventsDelivered(transport);
         yield tracked(event.id, outlet ? (outlet.tag(event) as unknown as OrderEvent) : event);
       }
     } finally {
       ctx.subscriptions.open--;
+      ctx.metrics.subscriptionClosed(transport);
     }
   }),
 });

@@ -26,8 +26,29 @@ export class RateLimitedError extends Error {
   }
 }
 
+/**
+ * Every call's duration in the metrics, by procedure. Over HTTP the request's own log line
+ * names the procedures; a call over a WebSocket has no HTTP request, so it gets its line here.
+ * A subscription's setup is logged but not timed: its life is not a request's duration.
+ */
+const observedProcedure = t.procedure.use(async ({ ctx, path, type, next }) => {
+  const started = performance.now();
+  const result = await next();
+  const seconds = (performance.now() - started) / 1000;
+  const code = result.ok ? 'OK' : result.error.code;
+  const transport = ctx.socket ? 'websocket' : 'http';
+  if (type !== 'subscription') ctx.metrics.procedureObserved(path, type, transport, code, seconds);
+  if (ctx.socket) {
+    ctx.log.info(
+      { requestId: ctx.requestId, transport, procedure: path, type, code, ms: Math.round(seconds * 10_000) / 10, client: ctx.clientAddress },
+      'request',
+    );
+  }
+  return result;
+});
+
 /** Queries and subscriptions: any valid token (or none, with access control off). */
-export const readProcedure = t.procedure.use(({ ctx, next }) => {
+export const readProcedure = observedProcedure.use(({ ctx, next }) => {
   if (!ctx.principal) {
     throw new TRPCError({
       code: 'UNAUTHORIZED',

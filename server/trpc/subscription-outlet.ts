@@ -38,7 +38,11 @@ export function announceStart(prefix: string): void {
 export class SubscriptionOutlet {
   #prefix: string | undefined;
 
-  constructor(private readonly socket: Outbound) {}
+  constructor(
+    private readonly socket: Outbound,
+    /** Counts each event sent (the metrics' deliveries); tRPC's own sends are counted by the caller. */
+    private readonly sent: () => void = () => {},
+  ) {}
 
   /** Whether the request id is known, so `send` may be used. */
   get ready(): boolean {
@@ -73,6 +77,7 @@ export class SubscriptionOutlet {
   /** Writes the event's frame; a closed socket drops it (tRPC stops the subscription then). */
   send(event: OrderEvent): void {
     this.socket.writeFrame(eventFrame(this.#prefix!, event));
+    this.sent();
   }
 }
 

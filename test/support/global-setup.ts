@@ -9,6 +9,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** A PostgreSQL server for the tests; each file creates its own database in it. */
     adminDatabaseUrl: string;
+    /** Servers reach their database through PgBouncer in transaction mode (the `pgbouncer` project). */
+    viaPgBouncer?: boolean;
   }
 }
 

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { startApp, type App } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
+import { startPgBouncer } from './pgbouncer.ts';
 import type { AppRouter } from '../../server/routers/app.ts';
 import type { OrderEvent } from '../../shared/orders.ts';
 
@@ -71,10 +72,18 @@ export async function copyDatabase(url: string): Promise<{ url: string; drop(): 
   };
 }
 
-/** A server of its own on a database of its own; `env` adds configuration (tokens, limits). */
+/**
+ * A server of its own on a database of its own; `env` adds configuration (tokens, limits).
+ * In the `pgbouncer` project (vitest.config.ts) the server reaches its database through a
+ * PgBouncer of its own in transaction mode, and directly only for migrations and LISTEN.
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer & { close(): Promise<void> }> {
   const database = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...env });
+  const pooler = inject('viaPgBouncer') ? await startPgBouncer(database.url) : undefined;
+  const databaseEnv = pooler
+    ? { DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url }
+    : { DATABASE_URL: database.url };
+  const config = loadConfig({ ...databaseEnv, PORT: '0', HOST: '127.0.0.1', ...env });
   const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
   const sockets = new Map<Client, ReturnType<typeof createWSClient>>();
@@ -148,6 +157,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       await Promise.all([...sockets.values()].map((ws) => ws.close()));
       await sql.end();
       await app.close();
+      await pooler?.stop();
       await database.drop();
     },
   };
