@@ -20,7 +20,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'direct', include: ['server/**/*.test.ts', 'shared/**/*.test.ts', 'test/**/*.test.ts'] },
+        test: { name: 'direct', include: ['server/**/*.test.ts', 'shared/**/*.test.ts', 'client/**/*.test.ts', 'test/**/*.test.ts'] },
       },
       {
         extends: true,

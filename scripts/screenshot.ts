@@ -5,7 +5,9 @@
  *
  * Starts the server in-process on an embedded PostgreSQL in a temporary directory, fills it
  * with a few dozen orders, opens the built page (run `npm run build:web` first) in Debian's
- * headless Chromium, makes some changes while it watches, and saves both screenshots.
+ * headless Chromium, makes some changes while it watches, and saves both screenshots. The
+ * desktop one also shows two of the page's own changes not yet confirmed by the server (their
+ * requests held back): a status change and a delete, each marked pending.
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,7 +47,7 @@ try {
     if (i % 11 === 5) await client.orders.update.mutate({ id: order.id, status: 'cancelled' });
   }
 
-  const shoot = async (page: Page, file: string, live: typeof created) => {
+  const shoot = async (page: Page, file: string, live: typeof created, showPending = false) => {
     await page.goto(app.url);
     await page.getByTestId('connection-status').filter({ hasText: 'Live' }).waitFor();
     // Changes made while the page watches, so the feed and history have something to show.
@@ -56,13 +58,23 @@ try {
     const fresh = await client.orders.create.mutate({ customerName: file.includes('phone') ? 'Katherine Johnson' : 'Grace Hopper', productName: file.includes('phone') ? 'Slide rule' : 'Compiler handbook', status: 'confirmed' });
     await page.locator(`[data-order-id="${fresh.id}"]`).waitFor();
     await page.locator('tr[data-mark]').first().waitFor({ state: 'detached' });
+    if (showPending) {
+      // Requests that never reach the server: the changes stay pending for the picture.
+      await page.route(/\/trpc\/orders\.(update|delete)\b/, () => {});
+      const rows = page.getByTestId('order-row');
+      await rows.nth(1).locator('select').selectOption('delivered');
+      await rows.nth(3).getByRole('button', { name: /^Delete order/ }).click();
+      await page.getByTestId('confirm-delete').getByRole('button', { name: 'Delete order' }).click();
+      await page.locator('tr[data-mark="deleting"]').waitFor();
+      await page.locator('tr[data-mark="pending"]').waitFor();
+    }
     await mkdir('docs', { recursive: true });
     await page.screenshot({ path: file, fullPage: false });
     console.log(`saved ${file}`);
   };
 
   const desktop = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-  await shoot(desktop, 'docs/screenshot.png', created.slice(-12));
+  await shoot(desktop, 'docs/screenshot.png', created.slice(-12), true);
   const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await shoot(phone, 'docs/screenshot-phone.png', created.slice(-24, -12));
 } finally {

@@ -62,6 +62,8 @@ describe('a server that requires access tokens', () => {
     // A create works and its history names the token: "till".
     await createInPage(page, 'Ada', 'Loom');
     await page.getByTestId('order-row').filter({ hasText: 'Ada' }).waitFor();
+    // Shown at once (optimistic); written when the server answers.
+    await expect.poll(async () => (await server.sql`select 1 from orders where customer_name = 'Ada'`).length).toBe(1);
     const [ada] = await server.sql<[{ id: string }]>`select id::text from orders where customer_name = 'Ada'`;
     await row(page, ada.id).getByRole('button', { name: `History of order ${ada.id}` }).click();
     const history = page.getByRole('dialog', { name: `Order ${ada.id} history` });

@@ -43,6 +43,8 @@ describe('creating an order', () => {
     await create.click();
     await customerError.waitFor({ state: 'detached' });
     expect(await page.locator('#create-productName-error').count()).toBe(0);
+    // The form clears at once (the create is optimistic); the row is written when the server answers.
+    await expect.poll(async () => (await server.sql`select 1 from orders where customer_name = 'Linus'`).length).toBe(1);
     const [created] = await server.sql<[{ id: string }]>`select id::text from orders where customer_name = 'Linus'`;
     await row(page, created.id).waitFor();
     expect(await counts(server.sql)).toEqual({ orders: 1, events: 1 });

@@ -19,6 +19,8 @@ describe('Content-Security-Policy', () => {
     await page.locator('#create-productName').fill('Loom');
     await page.getByRole('button', { name: 'Create order' }).click();
     await page.getByTestId('order-row').filter({ hasText: 'Ada' }).waitFor();
+    // Shown at once (optimistic); written when the server answers.
+    await expect.poll(async () => (await server.sql`select 1 from orders where customer_name = 'Ada'`).length).toBe(1);
     const [created] = await server.sql<[{ id: string }]>`select id::text from orders where customer_name = 'Ada'`;
     await row(page, created.id).getByRole('button', { name: `History of order ${created.id}` }).click();
     await page.getByRole('dialog', { name: `Order ${created.id} history` }).getByRole('listitem').first().waitFor();

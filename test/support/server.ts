@@ -56,6 +56,22 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
+/** A new database made from `url`'s as it is now (nothing may be connected to it): a backup to restore. */
+export async function copyDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  await admin.unsafe(`create database ${name} template ${new URL(url).pathname.slice(1)}`);
+  const copy = new URL(url);
+  copy.pathname = `/${name}`;
+  return {
+    url: copy.toString(),
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
 /**
  * A server of its own on a database of its own; `env` adds configuration (tokens, limits).
  * In the `pgbouncer` project (vitest.config.ts) the server reaches its database through a

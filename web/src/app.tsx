@@ -1,4 +1,4 @@
-import { createSignal, Show } from 'solid-js';
+import { createSignal, onCleanup, Show } from 'solid-js';
 import type { Order } from '../../shared/orders.ts';
 import type { OrderStatus } from '../../shared/order-status.ts';
 import { ActivityFeed } from './components/activity-feed.tsx';
@@ -12,7 +12,6 @@ import type { RowActions } from './components/order-row.tsx';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
 import { trpc } from './lib/trpc.ts';
 import { createAccess } from './stores/access.ts';
-import { createConnection } from './stores/connection.ts';
 import { createFeed } from './stores/feed.ts';
 import { startLiveSync } from './stores/live-sync.ts';
 import { createOrderView } from './stores/order-view.ts';
@@ -21,10 +20,23 @@ import { createOrdersStore } from './stores/orders.ts';
 export function App() {
   const store = createOrdersStore();
   const feed = createFeed();
-  const connection = createConnection();
   const access = createAccess();
-  const sync = startLiveSync(store, feed, connection, access);
+  const sync = startLiveSync(store, feed, access);
   const view = createOrderView(store.orders);
+  const connection = {
+    state: () => store.live()?.state() ?? 'connecting',
+    transport: () => store.live()?.transport() ?? 'websocket',
+    caughtUp: () => store.live()?.caughtUp() ?? null,
+  };
+
+  // Leaving now would lose a change the server has not confirmed yet: the browser asks first.
+  const warnBeforeLeaving = (e: BeforeUnloadEvent) => {
+    if (store.pending.count() === 0) return;
+    e.preventDefault();
+    e.returnValue = ''; // older browsers ask only when this is set
+  };
+  window.addEventListener('beforeunload', warnBeforeLeaving);
+  onCleanup(() => window.removeEventListener('beforeunload', warnBeforeLeaving));
 
   const [notice, setNotice] = createSignal<string | null>(null);
   const [deleting, setDeleting] = createSignal<Order | null>(null);
@@ -50,10 +62,10 @@ export function App() {
     async changeStatus(order, status: OrderStatus) {
       setNotice(null);
       try {
-        // expectedVersion: if someone changed the order since this row was drawn, the
-        // server refuses rather than overwriting their change unseen.
-        const updated = await trpc.orders.update.mutate({ id: order.id, status, expectedVersion: order.version });
-        store.upsert(updated, 'updated');
+        // Shown at once, pending until its event arrives. expectedVersion: if someone changed
+        // the order since this row was drawn, the server refuses (CONFLICT) rather than
+        // overwriting their change unseen, and the row goes back.
+        await store.pending.update(order, { status }, () => trpc.orders.update.mutate({ id: order.id, status, expectedVersion: order.version }));
         return true;
       } catch (err) {
         noteRefusal(err);
@@ -65,16 +77,19 @@ export function App() {
     showHistory: (orderId) => setHistoryOf(orderId),
   };
 
+  /** The row is struck through at once; it goes when the delete's event arrives, or comes back with the server's reason. */
   const confirmDelete = async (order: Order) => {
+    setDeleting(null);
+    setNotice(null);
     try {
-      await trpc.orders.delete.mutate({ id: order.id });
-      setDeleting(null);
-      return null;
+      await store.pending.remove(order, () => trpc.orders.delete.mutate({ id: order.id, expectedVersion: order.version }));
     } catch (err) {
       noteRefusal(err);
-      return `Order ${order.id} was not deleted: ${toUserError(err).message}`;
+      setNotice(`Order ${order.id} was not deleted: ${toUserError(err).message}`);
     }
+    return null;
   };
+  const resynced = () => store.live()?.resynced() ?? null;
 
   return (
     <>
@@ -116,17 +131,27 @@ export function App() {
                 </button>
               </div>
             </Show>
-            <Show when={store.loadError() ?? sync.error()}>
-              <div class="notice" role="alert">
-                <span>{store.loadError() ? `Could not load the orders: ${store.loadError()}` : sync.error()}</span>
-                <Show when={store.loadError()}>
-                  <button type="button" class="button button--small" onClick={() => sync.retry()}>
-                    Retry
-                  </button>
-                </Show>
+            <Show when={sync.error()}>
+              <div class="notice" role="alert" data-testid="sync-error">
+                <span>{sync.error()}</span>
               </div>
             </Show>
-            <CreateOrderForm readOnly={access.readOnly()} onRefused={noteRefusal} onCreated={(order) => store.upsert(order, 'created')} />
+            <Show when={resynced()}>
+              <div class="notice notice--info" role="status" data-testid="resynced">
+                <span>
+                  Resynced: the server no longer had every change since this page last saw one, so the orders were loaded afresh. What you see is
+                  current.
+                </span>
+                <button type="button" class="button button--small" onClick={() => store.live()?.dismissResync()}>
+                  Dismiss
+                </button>
+              </div>
+            </Show>
+            <CreateOrderForm
+              readOnly={access.readOnly()}
+              onRefused={noteRefusal}
+              create={(input) => store.pending.create(input, () => trpc.orders.create.mutate(input))}
+            />
             <OrdersTable store={store} view={view} actions={actions} readOnly={access.readOnly()} />
           </div>
           <aside class="layout__side">

@@ -2,49 +2,55 @@ import { createSignal, For, Show, type JSX } from 'solid-js';
 import type { Order } from '../../../shared/orders.ts';
 import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
 import { isForbidden, READ_ONLY_MESSAGE, toUserError, type FieldErrors } from '../lib/errors.ts';
-import { trpc } from '../lib/trpc.ts';
 import { STATUS_LABELS } from './status-pill.tsx';
+
+export type NewOrder = { customerName: string; productName: string; status: OrderStatus };
 
 /**
  * New order. Validation is the server's: its messages are shown at the field they name, so
- * the page never disagrees with what the API accepts. Once a change has been refused to a
- * reader's token (`readOnly`), the form says so and stays disabled.
+ * the page never disagrees with what the API accepts. The order shows in the table at once
+ * (`create` lays it over the live copy, pending) and the form is ready for the next; if the
+ * server refuses it, the row goes and the form gets its values back with the server's words.
+ * Once a change has been refused to a reader's token (`readOnly`), the form says so and
+ * stays disabled.
  */
-export function CreateOrderForm(props: { readOnly: boolean; onRefused: (err: unknown) => void; onCreated: (order: Order) => void }) {
+export function CreateOrderForm(props: { readOnly: boolean; onRefused: (err: unknown) => void; create: (input: NewOrder) => Promise<Order> }) {
   const [customerName, setCustomerName] = createSignal('');
   const [productName, setProductName] = createSignal('');
   const [status, setStatus] = createSignal<OrderStatus>('pending');
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const [formError, setFormError] = createSignal<string | null>(null);
-  const [busy, setBusy] = createSignal(false);
   const [done, setDone] = createSignal<string | null>(null);
   let customerInput!: HTMLInputElement;
 
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
-    setBusy(true);
+    const input: NewOrder = { customerName: customerName(), productName: productName(), status: status() };
     setFormError(null);
     setDone(null);
+    setErrors({});
+    setCustomerName('');
+    setProductName('');
+    setStatus('pending');
+    customerInput.focus();
     try {
-      const order = await trpc.orders.create.mutate({ customerName: customerName(), productName: productName(), status: status() });
-      setErrors({});
-      setCustomerName('');
-      setProductName('');
-      setStatus('pending');
+      const order = await props.create(input);
       setDone(`Order ${order.id} created.`);
-      props.onCreated(order);
-      customerInput.focus();
     } catch (err) {
       props.onRefused(err);
+      // Give the refused values back, unless the next order is already being typed.
+      if (!customerName() && !productName()) {
+        setCustomerName(input.customerName);
+        setProductName(input.productName);
+        setStatus(input.status);
+      }
       const { message, fieldErrors } = toUserError(err);
       setErrors(fieldErrors);
       // Field messages speak for themselves; a reader's refusal has its own note (below);
       // anything else goes above the button.
-      setFormError(Object.keys(fieldErrors).length || isForbidden(err) ? null : message);
+      setFormError(Object.keys(fieldErrors).length || isForbidden(err) ? null : `The order was not created: ${message}`);
       const firstBad = (['customerName', 'productName', 'status'] as const).find((f) => fieldErrors[f]?.length);
       if (firstBad) document.getElementById(`create-${firstBad}`)?.focus();
-    } finally {
-      setBusy(false);
     }
   };
 
@@ -96,8 +102,8 @@ export function CreateOrderForm(props: { readOnly: boolean; onRefused: (err: unk
             </select>
           </Field>
           <div class="create__actions">
-            <button type="submit" class="button button--primary" disabled={busy()}>
-              {busy() ? 'Creating…' : 'Create order'}
+            <button type="submit" class="button button--primary">
+              Create order
             </button>
           </div>
         </fieldset>

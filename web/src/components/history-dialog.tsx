@@ -1,10 +1,13 @@
-import { createResource, For, Match, Switch } from 'solid-js';
+import { createResource, For, Match, Show, Switch } from 'solid-js';
 import { describeChanges, formatDateTime } from '../lib/describe.ts';
 import { toUserError } from '../lib/errors.ts';
 import { trpc } from '../lib/trpc.ts';
 import { Modal } from './modal.tsx';
 
-/** Every event of one order, oldest first; works for deleted orders, whose log remains. */
+/**
+ * Every event of one order, oldest first; works for deleted orders, whose log remains. With
+ * EVENT_RETENTION the oldest may have been pruned, and the dialog says so.
+ */
 export function HistoryDialog(props: { orderId: string | null; onClose: () => void }) {
   const [history] = createResource(
     () => props.orderId,
@@ -29,6 +32,12 @@ export function HistoryDialog(props: { orderId: string | null; onClose: () => vo
         </Match>
         <Match when={history()}>
           {(events) => (
+            <>
+            <Show when={events().length === 0 || events()[0]?.earlierPruned}>
+              <p class="muted" data-testid="history-pruned">
+                {events().length === 0 ? 'This order’s changes are older than the server keeps.' : 'Earlier changes are older than the server keeps.'}
+              </p>
+            </Show>
             <ol class="history">
               <For each={events()}>
                 {(event) => (
@@ -50,6 +59,7 @@ export function HistoryDialog(props: { orderId: string | null; onClose: () => vo
                 )}
               </For>
             </ol>
+            </>
           )}
         </Match>
       </Switch>

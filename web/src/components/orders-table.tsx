@@ -88,7 +88,7 @@ export function OrdersTable(props: { store: OrdersStore; view: OrderView; action
           </thead>
           <tbody>
             <For each={view().visible()}>
-              {(order) => <OrderRow order={order} mark={props.store.marks[order.id]} actions={props.actions} readOnly={props.readOnly} />}
+              {(order) => <OrderRow order={order} mark={props.store.mark(order.id)} actions={props.actions} readOnly={props.readOnly} />}
             </For>
           </tbody>
         </table>

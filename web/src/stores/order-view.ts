@@ -36,7 +36,7 @@ function sortKey(order: Order, column: SortColumn): string | number {
  * shown. Each step is its own memo so typing in the search box does not re-sort, and a live
  * change re-runs only what it touches.
  */
-export function createOrderView(orders: Record<string, Order>) {
+export function createOrderView(orders: () => Record<string, Order>) {
   const [sort, setSort] = createSignal<{ column: SortColumn; direction: SortDirection }>({ column: 'id', direction: 'descending' });
   const [status, setStatus] = createSignal<OrderStatus | ''>('');
   const [search, setSearch] = createSignal('');
@@ -45,7 +45,7 @@ export function createOrderView(orders: Record<string, Order>) {
   // Sort once per change of data or sort order; keys are read once per row, not per comparison.
   const sorted = createMemo(() => {
     const { column, direction } = sort();
-    const keyed: Keyed[] = Object.values(orders).map((order) => ({ order, key: sortKey(order, column) }));
+    const keyed: Keyed[] = Object.values(orders()).map((order) => ({ order, key: sortKey(order, column) }));
     const sign = direction === 'ascending' ? 1 : -1;
     const textual = column === 'customerName' || column === 'productName';
     keyed.sort((a, b) => {
@@ -93,7 +93,7 @@ export function createOrderView(orders: Record<string, Order>) {
     },
     filtered,
     visible,
-    total: createMemo(() => Object.keys(orders).length),
+    total: createMemo(() => Object.keys(orders()).length),
     showMore: () => setLimit((n) => n + PAGE_ROWS),
   };
 }
