@@ -106,8 +106,8 @@ describe('orders.onChange', () => {
   });
 
   test('many subscriptions on one connection, opened at once and some stopped, each get their own events only', async ({ server }) => {
-    // The server writes subscription frames itself, under request ids it learns from tRPC
-    // (server/trpc/subscription-outlet.ts); a mix-up would show here as foreign events.
+    // Each subscription's events are framed under its own request id, by its sink
+    // (server/trpc/subscription-sink.ts); a mix-up would show here as foreign events.
     const writer = server.client();
     const watcher = server.client();
     const from = await currentPosition(writer);
