@@ -62,6 +62,9 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
   const frames = new EventFrames();
   const shared = {
     router: opts.router,
+    // The router's root config (error formatter, transformer), which getTRPCErrorShape and
+    // transformTRPCResponse take: typed on the public AnyRouter and read the same way by
+    // tRPC's own adapters. The conformance test fails if a release moves it.
     config: opts.router._def._config,
     createContext: opts.createContext,
     onError: opts.onError,
