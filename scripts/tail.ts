@@ -84,6 +84,8 @@ const live = createLiveOrders({
   filter,
   snapshot: false,
   from,
+  // Node 20 has no global WebSocket; ws's class is the one tRPC's own docs pass here, and its
+  // type differs from the DOM's only in extras tRPC does not touch.
   WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
 });
 

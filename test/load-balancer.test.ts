@@ -6,6 +6,7 @@ import { sleep } from '../server/retry.ts';
 import type { AppRouter } from '../server/routers/app.ts';
 import { Cluster } from '../scripts/chaos/cluster.ts';
 import { sample } from './support/metrics-text.ts';
+import { openWebSocketFrom } from './support/open-web-socket.ts';
 
 // Three real nodes (child processes, so SIGTERM is real) behind a real HAProxy running
 // deploy/haproxy.cfg. Clients come from several loopback addresses, as from several machines.
@@ -22,20 +23,6 @@ beforeAll(async () => {
 afterAll(() => cluster?.close());
 
 const wsUrl = (httpUrl: string) => `${httpUrl.replace('http', 'ws')}/trpc`;
-
-/** Opens a WebSocket from `localAddress`; the upgrade's status (101 when accepted). */
-function openSocket(url: string, localAddress: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; socket?: WebSocket }>((resolve, reject) => {
-    const socket = new WebSocket(url, { localAddress, headers });
-    socket.once('open', () => resolve({ status: 101, socket }));
-    socket.once('unexpected-response', (_req, res) => {
-      res.resume();
-      socket.terminate();
-      resolve({ status: res.statusCode ?? 0 });
-    });
-    socket.once('error', reject);
-  });
-}
 
 async function closeAll(sockets: WebSocket[]) {
   await Promise.all(
@@ -55,29 +42,29 @@ describe('behind HAProxy', () => {
       const clients = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
       for (const address of clients) {
         for (let i = 0; i < PER_ADDRESS * NODES; i++) {
-          const { status, socket } = await openSocket(wsUrl(proxy.url), address);
+          const { status, socket } = await openWebSocketFrom(wsUrl(proxy.url), address);
           expect(status, `${address}, socket ${i + 1}`).toBe(101);
           opened.push(socket!);
         }
         // ...and the limit still holds for each of them: every node has its PER_ADDRESS.
-        expect((await openSocket(wsUrl(proxy.url), address)).status).toBe(429);
+        expect((await openWebSocketFrom(wsUrl(proxy.url), address)).status).toBe(429);
       }
       expect(opened.length).toBeGreaterThan(PER_ADDRESS);
-      const fresh = await openSocket(wsUrl(proxy.url), '127.0.0.5');
+      const fresh = await openWebSocketFrom(wsUrl(proxy.url), '127.0.0.5');
       expect(fresh.status).toBe(101);
       opened.push(fresh.socket!);
 
       // Straight to a node, X-Forwarded-For is the client's word and counts for nothing:
       // 127.0.0.2 is at its limit on every node, whatever address it claims to forward for.
       const node = cluster.nodes[0]!;
-      expect((await openSocket(wsUrl(node.url), '127.0.0.2', { 'x-forwarded-for': '198.51.100.7' })).status).toBe(429);
+      expect((await openWebSocketFrom(wsUrl(node.url), '127.0.0.2', { 'x-forwarded-for': '198.51.100.7' })).status).toBe(429);
       // And a new address cannot multiply itself by claiming a new address each time.
       for (let i = 0; i < PER_ADDRESS; i++) {
-        const { status, socket } = await openSocket(wsUrl(node.url), '127.0.0.6', { 'x-forwarded-for': `198.51.100.${i + 10}` });
+        const { status, socket } = await openWebSocketFrom(wsUrl(node.url), '127.0.0.6', { 'x-forwarded-for': `198.51.100.${i + 10}` });
         expect(status).toBe(101);
         opened.push(socket!);
       }
-      expect((await openSocket(wsUrl(node.url), '127.0.0.6', { 'x-forwarded-for': '198.51.100.99' })).status).toBe(429);
+      expect((await openWebSocketFrom(wsUrl(node.url), '127.0.0.6', { 'x-forwarded-for': '198.51.100.99' })).status).toBe(429);
     } finally {
       await closeAll(opened);
     }
@@ -113,7 +100,7 @@ describe('behind HAProxy', () => {
       expect((await fetch(`${victim.url}/healthz`)).status).toBe(200);
       // New clients now go to the others only.
       const connectionsBefore = sample(await metricsOf(victim.url), 'live_orders_websocket_connections');
-      const newcomers = await Promise.all([40, 41, 42].map((n) => openSocket(wsUrl(proxy.url), `127.0.0.${n}`)));
+      const newcomers = await Promise.all([40, 41, 42].map((n) => openWebSocketFrom(wsUrl(proxy.url), `127.0.0.${n}`)));
       expect(newcomers.map((n) => n.status)).toEqual([101, 101, 101]);
       expect(sample(await metricsOf(victim.url), 'live_orders_websocket_connections')).toBe(connectionsBefore);
       await closeAll(newcomers.map((n) => n.socket!));

@@ -1,31 +1,11 @@
 import { describe, expect } from 'vitest';
-import type { Client, TestServer } from './support/server.ts';
+import type { Client } from './support/server.ts';
 import { test } from './support/server.ts';
 import { expectStrictlyIncreasing, record } from './support/subscriber.ts';
+import { writeConcurrently } from './support/writers.ts';
 
 async function currentPosition(client: Client): Promise<string> {
   return (await client.orders.list.query({ limit: 1 })).lastEventId;
-}
-
-/** Runs `writers` concurrent loops making `each` changes apiece: creates, updates and deletes. */
-async function writeConcurrently(server: TestServer, writers: number, each: number): Promise<void> {
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      const client = server.client();
-      let id: string | undefined;
-      for (let change = 0; change < each; change++) {
-        if (id === undefined) {
-          id = (await client.orders.create.mutate({ customerName: `writer ${w}`, productName: `#${change}` })).id;
-        } else if (change % 50 === 49) {
-          await client.orders.delete.mutate({ id });
-          id = undefined;
-        } else {
-          await client.orders.update.mutate({ id, productName: `#${change}` });
-        }
-      }
-      await server.disconnect(client);
-    }),
-  );
 }
 
 describe('orders.onChange', () => {

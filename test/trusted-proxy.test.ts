@@ -1,22 +1,14 @@
 import { request } from 'node:http';
 import { describe, expect } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { openWebSocketFrom } from './support/open-web-socket.ts';
 import { testWithServer } from './support/server.ts';
 
 // 127.0.0.1 plays the load balancer; 127.0.0.2 is a client that talks to the node directly.
 const test = testWithServer({ TRUST_PROXY: '127.0.0.1', MAX_CONNECTIONS_PER_ADDRESS: '2', WRITE_RATE_LIMIT: '2' });
 
 function upgrade(url: string, localAddress: string, forwardedFor: string) {
-  return new Promise<{ status: number; socket?: WebSocket }>((resolve, reject) => {
-    const socket = new WebSocket(`${url.replace('http', 'ws')}/trpc`, { localAddress, headers: { 'x-forwarded-for': forwardedFor } });
-    socket.once('open', () => resolve({ status: 101, socket }));
-    socket.once('unexpected-response', (_req, res) => {
-      res.resume();
-      socket.terminate();
-      resolve({ status: res.statusCode ?? 0 });
-    });
-    socket.once('error', reject);
-  });
+  return openWebSocketFrom(`${url.replace('http', 'ws')}/trpc`, localAddress, { 'x-forwarded-for': forwardedFor });
 }
 
 function create(url: string, localAddress: string, forwardedFor: string) {
