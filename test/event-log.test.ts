@@ -161,8 +161,7 @@ describe('the event log', () => {
       const ids = (await server.logAfter(before)).map((e) => e.id);
       expect(ids).toHaveLength(5);
       const expected = [ids[0], ids[1], ids[4]];
-      const deadline = Date.now() + 5_000;
-      while (payloads.length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await expect.poll(() => payloads.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(expected.length);
       expect(payloads).toEqual(expected);
     } finally {
       await listening.unlisten();
