@@ -2,7 +2,8 @@
  * Where an idle subscribed connection's memory goes: server memory per connection, after
  * forced garbage collection, for (1) a bare `ws` server, (2) live-orders with connections
  * that subscribe to nothing, (3) live-orders with one `orders.onChange` per connection.
- * Each server runs in a process of its own (with --expose-gc), its clients in another.
+ * Each server runs in a process of its own (with --expose-gc; live-orders built, as
+ * production runs it), its clients in another.
  *
  *   npm run bench:connection-memory [-- connections]   (default 1,000)
  *
@@ -15,10 +16,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
-import { startApp } from '../server/app.ts';
-import { loadConfig } from '../server/config.ts';
-import { createLogger } from '../server/logger.ts';
+import { buildServer, REPO_ROOT } from './server-process.ts';
 import { subscribeMessage } from './wire.ts';
+
+/** The built server (dist/), as production runs it, not this file's tsx-compiled sources. */
+async function importBuilt<T>(module: string): Promise<T> {
+  return (await import(path.join(REPO_ROOT, 'dist', 'server', module))) as T;
+}
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -64,6 +68,9 @@ if (mode === '--clients') {
   } else {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'live-orders-memory-'));
     await chmod(dataDir, 0o755); // as root, PostgreSQL runs as its own user and must get in
+    const { startApp } = await importBuilt<typeof import('../server/app.ts')>('app.js');
+    const { loadConfig } = await importBuilt<typeof import('../server/config.ts')>('config.js');
+    const { createLogger } = await importBuilt<typeof import('../server/logger.ts')>('logger.js');
     const app = await startApp(
       loadConfig({ ...process.env, DATA_DIR: dataDir, PORT: '0', MAX_CONNECTIONS_PER_ADDRESS: String(count * 2) }),
       createLogger('silent'),
@@ -78,6 +85,7 @@ if (mode === '--clients') {
   process.exit(0);
 } else {
   const count = mode ?? '1000';
+  buildServer();
   console.log(`server memory per connection, ${Number(count).toLocaleString('en-US')} connections, after GC, each case in a fresh process`);
   const cases = [
     ['bare', 'bare ws (answers "started", nothing else)'],

@@ -22,7 +22,7 @@ import { runMemory } from './scenarios/memory.ts';
 import { runStartup } from './scenarios/startup.ts';
 import { runWideFanout } from './scenarios/wide-fanout.ts';
 import { runWrites } from './scenarios/writes.ts';
-import { REPO_ROOT } from './server-process.ts';
+import { buildServer, REPO_ROOT } from './server-process.ts';
 
 const SCENARIO_RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   fanout: runFanout,
@@ -55,7 +55,9 @@ async function main(): Promise<number> {
   }
 
   const startedAt = new Date();
-  log(`bench: ${options.smoke ? 'smoke run' : 'full run'} of ${options.only.join(', ')}; starting PostgreSQL`);
+  log(`bench: ${options.smoke ? 'smoke run' : 'full run'} of ${options.only.join(', ')}; building the server`);
+  buildServer();
+  log('bench: starting PostgreSQL');
   let dataDir: string | undefined;
   onCleanup('bench database (last resort)', () => {
     if (dataDir) killCluster(dataDir);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,16 +32,26 @@ export type ServerProcess = {
 export type ServerEnv = { DATABASE_URL?: string; DATA_DIR?: string };
 
 /**
- * Spawns `node --import tsx server/main.ts`: the same code `npm start` runs, minus the page
- * build. Node itself is the child (not npx or the tsx CLI), so its pid is the server's, and
- * /proc/<pid> measures the server alone.
+ * Compiles the server as `npm run build:server` does, so that what the bench runs is what
+ * production runs (`npm run start:prod`, the Dockerfile). Once per bench run.
+ */
+export function buildServer(): void {
+  execFileSync('npm', ['run', '--silent', 'build:server'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * Spawns `node --enable-source-maps dist/server/main.js`, the production command (build it
+ * first: `buildServer`). Not `tsx server/main.ts`: tsx compiles with esbuild's keepNames,
+ * which gives every named closure a renamed `name` (memory per subscription) and leaves the
+ * hot path's code a little different from what ships. Node itself is the child (not npm), so
+ * its pid is the server's, and /proc/<pid> measures the server alone.
  */
 export async function startServer(env: ServerEnv, deadlineMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const spawned = performance.now();
   // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join('server', 'main.ts')], {
+  const child = spawn(process.execPath, [...profile, '--enable-source-maps', path.join('dist', 'server', 'main.js')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

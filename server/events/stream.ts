@@ -121,6 +121,51 @@ class Push {
 }
 
 /**
+ * The sink end: `pushEvents` as the AsyncIterable a tRPC subscription procedure returns, for a
+ * transport that put a sink in the context (trpc/subscription-sink.ts). It yields nothing (the
+ * events went to the sink); its `next()` settles when the push ends. `push` runs at the first
+ * `next()`, where a generator's body would, so a refusal in it comes after "started" as it
+ * does on the SSE path. Not an async generator: a subscription holds this for its whole life,
+ * and a suspended generator, with the procedure's arguments it keeps, costs a kilobyte or two
+ * per subscriber more.
+ */
+export class PushToSink implements AsyncIterableIterator<never> {
+  #push: (() => Promise<void>) | undefined;
+  #pushed: Promise<IteratorResult<never>> | undefined;
+
+  constructor(push: () => Promise<void>) {
+    this.#push = push;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    if (this.#pushed === undefined) {
+      const push = this.#push!;
+      this.#push = undefined;
+      let pushing: Promise<void>;
+      try {
+        pushing = push();
+      } catch (err) {
+        pushing = Promise.reject(err);
+      }
+      this.#pushed = pushing.then(() => DONE);
+    }
+    return this.#pushed;
+  }
+
+  /** Waits for the push to end (its signal is the subscription's; the caller aborts it first). */
+  return(): Promise<IteratorResult<never>> {
+    this.#push = undefined;
+    return this.#pushed ?? Promise.resolve(DONE);
+  }
+}
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/**
  * The generator end: the same events as `pushEvents`, yielded, for tRPC's HTTP and SSE path.
  * The core pushes into a bounded queue; a consumer that stops pulling fills it, and the core
  * then falls back to the log as it would for a full socket.

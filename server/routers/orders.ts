@@ -11,7 +11,7 @@ import {
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
-import { pushEvents, streamEvents } from '../events/stream.ts';
+import { pushEvents, PushToSink, streamEvents, type ReadLog } from '../events/stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
 export const ordersRouter = router({
@@ -52,33 +52,44 @@ export const ordersRouter = router({
    * and socket), and every event is written there, framed once for all subscribers; nothing
    * is yielded. Over HTTP/SSE (and any other adapter) the events are yielded, tracked.
    */
-  onChange: readProcedure.input(onChangeInput).subscription(async function* ({ ctx, input, signal }) {
+  onChange: readProcedure.input(onChangeInput).subscription(({ ctx, input, signal }) => {
+    // Only what the subscription needs is kept, not the context or the input.
+    const { db, hub, metrics, subscriptions, eventSink } = ctx;
+    const { lastEventId, ...filter } = input;
+    const options = { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal };
+    const readLog: ReadLog = (after, limit) => readEventJsonAfter(db, after, limit, filter);
     // Deliveries over WebSocket are counted where they are written (trpc/ws-connection.ts).
-    const transport = ctx.eventSink ? 'websocket' : 'sse';
-    if (ctx.subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-      throw new TRPCError({
-        code: 'TOO_MANY_REQUESTS',
-        message: `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; combine filters or open another connection`,
+    const transport = eventSink ? 'websocket' : 'sse';
+    const open = () => {
+      if (subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        throw new TRPCError({
+          code: 'TOO_MANY_REQUESTS',
+          message: `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; combine filters or open another connection`,
+        });
+      }
+      subscriptions.open++;
+      metrics.subscriptionOpened(transport);
+    };
+    const close = () => {
+      subscriptions.open--;
+      metrics.subscriptionClosed(transport);
+    };
+    if (eventSink) {
+      return new PushToSink(() => {
+        open();
+        return pushEvents(hub, readLog, MAX_PAGE_SIZE, options, eventSink).finally(close);
       });
     }
-    ctx.subscriptions.open++;
-    ctx.metrics.subscriptionOpened(transport);
-    try {
-      const { lastEventId, ...filter } = input;
-      const { db } = ctx;
-      const options = { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal };
-      if (ctx.eventSink) {
-        await pushEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options, ctx.eventSink);
-        return;
+    return (async function* () {
+      open();
+      try {
+        for await (const event of streamEvents(hub, readLog, MAX_PAGE_SIZE, options)) {
+          metrics.eventsDelivered(transport);
+          yield tracked(event.id, event);
+        }
+      } finally {
+        close();
       }
-      const events = streamEvents(ctx.hub, (after, limit) => readEventJsonAfter(db, after, limit, filter), MAX_PAGE_SIZE, options);
-      for await (const event of events) {
-        ctx.metrics.eventsDelivered(transport);
-        yield tracked(event.id, event);
-      }
-    } finally {
-      ctx.subscriptions.open--;
-      ctx.metrics.subscriptionClosed(transport);
-    }
+    })();
   }),
 });

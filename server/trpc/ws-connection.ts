@@ -300,10 +300,17 @@ export class WebSocketConnection {
       return;
     }
     const ctxResult = this.#ctxResult;
-    messages.forEach((message, index) => this.#handle(message, index, ctxResult).catch((cause) => this.#reportConnectionError(cause)));
+    messages.forEach((message, index) => {
+      try {
+        this.#handle(message, index, ctxResult);
+      } catch (cause) {
+        this.#reportConnectionError(cause);
+      }
+    });
   }
 
-  async #handle(message: TRPCClientOutgoingMessage, batchIndex: number, ctxResult: Promise<ContextResult>): Promise<void> {
+  /** One request of a message: checked here, then run by `#run` (which does not hold the message). */
+  #handle(message: TRPCClientOutgoingMessage, batchIndex: number, ctxResult: Promise<ContextResult>): void {
     const { id, jsonrpc } = message;
     if (id === null) {
       const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
@@ -328,23 +335,45 @@ export class WebSocketConnection {
       this.#respondWithError(call, new TRPCError({ message: `Duplicate id ${id}`, code: 'BAD_REQUEST' }));
       return;
     }
+    this.#run(call, ctxResult, batchIndex).catch((cause) => this.#reportConnectionError(cause));
+  }
+
+  /**
+   * A call from start to end: its result, or its error; for a subscription "started", its
+   * life, and "stopped". A subscription holds this frame and `#iterate`'s for as long as it
+   * is open (its setup, `#start`, has returned by then): two suspended frames per subscriber.
+   */
+  async #run(call: Call, ctxResult: Promise<ContextResult>, batchIndex: number): Promise<void> {
+    const { id, jsonrpc, type } = call;
+    // Registered before any await, so that a stop or a disconnect meanwhile cancels it.
+    if (type === 'subscription') this.#subscriptions.set(id, call.controller);
     try {
-      await this.#execute(call, ctxResult, batchIndex);
+      const values = await this.#start(call, ctxResult, batchIndex);
+      if (values !== undefined) await this.#iterate(call, values);
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       // A procedure that gave up because its subscription was cancelled is not an error.
       const cancelledSetup = call.controller.signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause);
       if (!cancelledSetup) {
+        this.#endSubscription(call);
         try {
           this.#respondWithError(call, error);
         } catch (sendCause) {
-          this.#report({ error: getTRPCErrorFromUnknown(sendCause), path, type: call.type, input });
+          this.#report({ error: getTRPCErrorFromUnknown(sendCause), path: call.path, type, input: call.input });
           this.#respondOrReport(() => ({ id, jsonrpc, error: FALLBACK_ERROR_SHAPE }));
         }
         return;
       }
     }
-    if (call.type === 'subscription') this.#respond({ id, jsonrpc, result: { type: 'stopped' } });
+    this.#endSubscription(call);
+    if (type === 'subscription') this.#respond({ id, jsonrpc, result: { type: 'stopped' } });
+  }
+
+  /** A subscription's call is over: cancelled if its socket is gone, and its id free again. */
+  #endSubscription(call: Call): void {
+    if (call.type !== 'subscription') return;
+    if (this.ws.readyState !== OPEN) call.abort();
+    this.#subscriptions.delete(call.id);
   }
 
   #reportError(call: Call, cause: unknown): TRPCError {
@@ -362,72 +391,68 @@ export class WebSocketConnection {
     });
   }
 
-  async #execute(call: Call, ctxResult: Promise<ContextResult>, batchIndex: number): Promise<void> {
+  /**
+   * Runs the procedure. A query's or mutation's result is sent here; a subscription's values
+   * are returned, once "started" is sent, for `#iterate`. Undefined when there is nothing more
+   * to do (answered, or cancelled meanwhile).
+   */
+  async #start(call: Call, ctxResult: Promise<ContextResult>, batchIndex: number): Promise<AsyncIterable<unknown> | undefined> {
     const { id, jsonrpc, type, path, controller } = call;
-    // Registered before any await, so that a stop or a disconnect meanwhile cancels it.
-    if (type === 'subscription') this.#subscriptions.set(id, controller);
-    try {
-      const ctxOutcome = await ctxResult;
-      if (!ctxOutcome.ok) throw ctxOutcome.error;
-      if (controller.signal.aborted || (type === 'subscription' && this.ws.readyState !== OPEN)) return;
+    const ctxOutcome = await ctxResult;
+    if (!ctxOutcome.ok) throw ctxOutcome.error;
+    if (controller.signal.aborted || (type === 'subscription' && this.ws.readyState !== OPEN)) return undefined;
 
-      // A subscription's events go to its sink, which knows its request id and this socket.
-      const ctx: Context =
-        type === 'subscription'
-          ? { ...ctxOutcome.value, eventSink: new SubscriptionSink(this, requestPrefix(id, jsonrpc)) }
-          : ctxOutcome.value;
-      const result: unknown = await callTRPCProcedure({
-        router: this.shared.router,
-        path,
-        getRawInput: call.rawInput.bind(call),
-        ctx,
-        type,
-        signal: controller.signal,
-        batchIndex,
-      });
-      const iterable = isAsyncIterable(result) || isObservable(result);
+    // A subscription's events go to its sink, which knows its request id and this socket.
+    const ctx: Context =
+      type === 'subscription'
+        ? { ...ctxOutcome.value, eventSink: new SubscriptionSink(this, requestPrefix(id, jsonrpc)) }
+        : ctxOutcome.value;
+    const result: unknown = await callTRPCProcedure({
+      router: this.shared.router,
+      path,
+      getRawInput: call.rawInput.bind(call),
+      ctx,
+      type,
+      signal: controller.signal,
+      batchIndex,
+    });
+    const iterable = isAsyncIterable(result) || isObservable(result);
 
-      if (type !== 'subscription') {
-        if (iterable) {
-          throw new TRPCError({
-            code: 'UNSUPPORTED_MEDIA_TYPE',
-            message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets`,
-          });
-        }
-        this.#respond({ id, jsonrpc, result: { type: 'data', data: result } });
-        return;
-      }
-      if (!iterable) {
+    if (type !== 'subscription') {
+      if (iterable) {
         throw new TRPCError({
-          message: `Subscription ${path} did not return an observable or a AsyncGenerator`,
-          code: 'INTERNAL_SERVER_ERROR',
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets`,
         });
       }
-      if (this.ws.readyState !== OPEN) {
-        call.abort();
-        if (isObservable(result)) return;
-      }
-      const values: AsyncIterable<unknown> = isObservable(result)
-        ? observableToAsyncIterable(result, controller.signal)
-        : (result as AsyncIterable<unknown>);
-      if (controller.signal.aborted || this.ws.readyState !== OPEN) {
-        call.abort();
-        try {
-          await values[Symbol.asyncIterator]().return?.();
-        } catch (cause) {
-          this.#reportError(call, cause);
-        }
-        return;
-      }
-
-      this.#respond({ id, jsonrpc, result: { type: 'started' } });
-      await this.#iterate(call, values);
-    } finally {
-      if (type === 'subscription') {
-        if (this.ws.readyState !== OPEN) call.abort();
-        this.#subscriptions.delete(id);
-      }
+      this.#respond({ id, jsonrpc, result: { type: 'data', data: result } });
+      return undefined;
     }
+    if (!iterable) {
+      throw new TRPCError({
+        message: `Subscription ${path} did not return an observable or a AsyncGenerator`,
+        code: 'INTERNAL_SERVER_ERROR',
+      });
+    }
+    if (this.ws.readyState !== OPEN) {
+      call.abort();
+      if (isObservable(result)) return undefined;
+    }
+    const values: AsyncIterable<unknown> = isObservable(result)
+      ? observableToAsyncIterable(result, controller.signal)
+      : (result as AsyncIterable<unknown>);
+    if (controller.signal.aborted || this.ws.readyState !== OPEN) {
+      call.abort();
+      try {
+        await values[Symbol.asyncIterator]().return?.();
+      } catch (cause) {
+        this.#reportError(call, cause);
+      }
+      return undefined;
+    }
+
+    this.#respond({ id, jsonrpc, result: { type: 'started' } });
+    return values;
   }
 
   /**
