@@ -47,7 +47,7 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   cleanUpOnSignals();
   const fdLimit = openFileLimit();
-  const largest = Math.max(...options.sizes.fanoutSubscribers, options.sizes.idleSubscribers, options.sizes.wide.subscribers);
+  const largest = Math.max(...options.sizes.fanoutSubscribers, 2 * options.sizes.idleSubscribers, options.sizes.wide.subscribers);
   // The server holds every socket in one process: it needs the descriptors, we cannot split it.
   if (fdLimit < largest + RESERVED_DESCRIPTORS) {
     log(`bench: ulimit -n is ${fdLimit}; the server needs ${largest + RESERVED_DESCRIPTORS} for ${largest} sockets. Raise it (ulimit -n 65536) and run again.`);

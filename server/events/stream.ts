@@ -143,7 +143,8 @@ export class PushToSink implements AsyncIterableIterator<never> {
 
   next(): Promise<IteratorResult<never>> {
     if (this.#pushed === undefined) {
-      const push = this.#push!;
+      const push = this.#push;
+      if (push === undefined) return Promise.resolve(DONE); // returned before it started
       this.#push = undefined;
       let pushing: Promise<void>;
       try {
