@@ -152,22 +152,22 @@ export async function readEventJsonAfter(
   filter: EventFilter = {},
 ): Promise<LoggedEvent[]> {
   const e = orderEvents;
-  const rows = await db
-    .select({
-      prunedThrough: prunedThroughColumn,
-      id: sql<string>`${e.id}::text`,
-      // Concatenated rather than json_build_object(): 1.7 times the rows per second of
-      // database time, and compact. Strings go through to_json() for their escaping; ids
-      // are digits; "order" and "changes" are jsonb already.
-      json: sql<string>`'{"id":"' || ${e.id} || '","type":' || to_json(${e.type})::text || ',"orderId":"' || ${e.orderId}
-        || '","order":' || ${e.order}::text || ',"actor":' || to_json(${e.actor})::text
-        || ',"at":"' || to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) || '"'
-        || coalesce(',"changes":' || ${e.changes}::text, '') || '}'`,
-    })
-    .from(e)
-    .where(afterMatching(after, filter))
-    .orderBy(asc(e.id))
-    .limit(limit);
+  // Rows as the driver returns them: drizzle's select would map every field of every row
+  // (a third of a flooded server's time went to that), and these are text already.
+  const rows = await db.execute<{ prunedThrough: string; id: string; json: string }>(sql`
+    select ${prunedThroughColumn} as "prunedThrough",
+           ${e.id}::text as "id",
+           -- Concatenated rather than json_build_object(): 1.7 times the rows per second of
+           -- database time, and compact. Strings go through to_json() for their escaping;
+           -- ids are digits; "order" and "changes" are jsonb already.
+           '{"id":"' || ${e.id} || '","type":' || to_json(${e.type})::text || ',"orderId":"' || ${e.orderId}
+             || '","order":' || ${e.order}::text || ',"actor":' || to_json(${e.actor})::text
+             || ',"at":"' || to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) || '"'
+             || coalesce(',"changes":' || ${e.changes}::text, '') || '}' as "json"
+    from ${e}
+    where ${afterMatching(after, filter)}
+    order by ${e.id}
+    limit ${limit}`);
   await checkPage(db, after, rows[0]?.prunedThrough);
   return rows.map((r) => new LoggedEvent(r.id, r.json));
 }
