@@ -9,8 +9,12 @@ import type { OrderEvent } from '../../shared/orders.ts';
 export interface EventSink {
   /** Whether the sink can take another event now without passing its bound. */
   hasRoom(): boolean;
-  /** Takes one event; called only right after `hasRoom()` said yes. */
-  send(event: OrderEvent): void;
+  /**
+   * Takes one event; called only right after `hasRoom()` said yes. `more`: another event
+   * follows at once, in this turn of the event loop (a page, a published batch): a socket
+   * sink holds its write for it (trpc/turn-writes.ts).
+   */
+  send(event: OrderEvent, more: boolean): void;
   /** Resolves once there is room again, the sink is gone, or `signal` aborts. */
   waitForRoom(signal: AbortSignal): Promise<void>;
 }

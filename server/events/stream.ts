@@ -61,11 +61,13 @@ class Push {
   take(events: readonly OrderEvent[]): boolean {
     const { sink } = this;
     const { filter } = this.options;
-    for (const event of events) {
+    const last = events.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const event = events[i]!;
       if (!isAfter(event.id, this.#cursor)) continue;
       if (matchesFilter(event, filter)) {
         if (!sink.hasRoom()) return false;
-        sink.send(event);
+        sink.send(event, i < last);
       }
       this.#cursor = event.id;
     }
@@ -95,10 +97,12 @@ class Push {
           // A full page: the next one is read while this one is sent. A short one means we
           // reached the end of what was visible: the queue has the rest.
           if (page.length === this.pageSize) ahead = this.readAfter(page.at(-1)!.id);
-          for (const event of page) {
+          const last = page.length - 1;
+          for (let i = 0; i <= last; i++) {
+            const event = page[i]!;
             if (!sink.hasRoom()) await sink.waitForRoom(signal);
             if (signal.aborted) return;
-            sink.send(event);
+            sink.send(event, i < last);
             this.#cursor = event.id;
           }
           fromLog = false;

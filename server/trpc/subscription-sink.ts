@@ -19,8 +19,8 @@ export class SubscriptionSink implements EventSink {
     return this.connection.hasRoom();
   }
 
-  send(event: OrderEvent): void {
-    this.connection.sendEvent(this.prefix, event);
+  send(event: OrderEvent, more: boolean): void {
+    this.connection.sendEvent(this.prefix, event, more);
   }
 
   waitForRoom(signal: AbortSignal): Promise<void> {

@@ -111,10 +111,12 @@ export class WebSocketConnection {
   lastHeardAt = performance.now();
   /** When a PING went out that is not answered yet. */
   pingSentAt: number | undefined;
+  /** For TurnWrites: the turn of this socket's last write. */
+  turn = 0;
 
   constructor(
     readonly ws: WebSocket,
-    private readonly socket: Duplex,
+    readonly socket: Duplex,
     req: IncomingMessage,
     private readonly shared: ConnectionShared,
   ) {
@@ -137,19 +139,19 @@ export class WebSocketConnection {
     return this.ws.bufferedAmount;
   }
 
-  /** Sends one text message; dropped once the socket is not open. */
-  send(data: string | Buffer): void {
+  /** Sends one text message; dropped once the socket is not open. `more`: see TurnWrites. */
+  send(data: string | Buffer, more = false): void {
     if (this.ws.readyState !== OPEN) return;
-    this.shared.writes.hold(this.socket);
+    this.shared.writes.hold(this, more);
     this.ws.send(data, TEXT);
   }
 
   /** The one way an event reaches a WebSocket subscriber (see SubscriptionSink). */
-  sendEvent(prefix: string, event: OrderEvent): void {
+  sendEvent(prefix: string, event: OrderEvent, more: boolean): void {
     if (this.ws.readyState !== OPEN) return;
     this.shared.counts.eventMessages++;
     this.#ctx?.metrics.eventsDelivered('websocket');
-    this.send(this.shared.frames.message(prefix, event));
+    this.send(this.shared.frames.message(prefix, event), more);
   }
 
   hasRoom(): boolean {
