@@ -33,8 +33,9 @@ function sendToAll(clients: Set<WebSocket>, frame: Buffer): void {
   for (const ws of clients) ws.send(frame);
 }
 
-// `ws` keeps its net.Socket private; it is there for every server-side WebSocket.
-const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+// Each WebSocket's net.Socket, from its upgrade request (`ws` keeps its own reference private).
+const sockets = new WeakMap<WebSocket, Socket>();
+const socketOf = (ws: WebSocket) => sockets.get(ws)!;
 const corkAll = (clients: Set<WebSocket>) => clients.forEach((ws) => socketOf(ws).cork());
 const uncorkAll = (clients: Set<WebSocket>) =>
   clients.forEach((ws) => {
@@ -48,6 +49,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 serveCommands({
   async listen(): Promise<{ url: string }> {
     wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, backlog: 1024 });
+    wss.on('connection', (ws, req) => sockets.set(ws, req.socket));
     await new Promise<void>((resolve) => wss!.once('listening', () => resolve()));
     return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
   },

@@ -148,11 +148,11 @@ serveCommands({
 
   pause() {
     // Stop reading: the kernel buffers fill, then the server's socket buffer grows.
-    for (const s of subscribers) (s.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    for (const s of subscribers) s.ws.pause();
   },
 
   resume() {
-    for (const s of subscribers) (s.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    for (const s of subscribers) s.ws.resume();
   },
 
   async collect(args: CollectArgs): Promise<CollectResult> {
