@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { MAX_BUFFERED_BYTES } from '../server/trpc/backpressure.ts';
 import { sample } from './support/metrics-text.ts';
 import { test } from './support/server.ts';
+import { floodWhileSampling } from './support/writers.ts';
 
 const EVENTS = 40_000;
 
@@ -25,20 +26,11 @@ describe('a subscriber that stops reading', () => {
 
     // Stop reading: the kernel buffers fill, then the server's.
     socket.pause();
-    let largest = 0;
-    const sampler = setInterval(() => {
-      for (const bytes of server.app.webSocketBufferedBytes()) largest = Math.max(largest, bytes);
-    }, 10);
-    for (let made = 1; made < EVENTS; made += 1000) {
-      await client.orders.createMany.mutate({
-        orders: Array.from({ length: Math.min(1000, EVENTS - made) }, (_, i) => ({ customerName: `c${made + i}`, productName: 'p' })),
-      });
-    }
-    // Wait until the listener has published everything: the stalled subscriber is then as far behind as it gets.
-    const [{ last }] = await server.sql<[{ last: string }]>`select max(id)::text as last from order_events`;
-    await expect.poll(() => server.app.hub.position, { timeout: 30_000 }).toBe(last);
-    await expect.poll(() => largest, { timeout: 10_000 }).toBeGreaterThan(MAX_BUFFERED_BYTES / 2);
-    clearInterval(sampler);
+    // Once the listener has published everything, the stalled subscriber is as far behind as it gets.
+    const buffered = await floodWhileSampling(server, EVENTS, () => server.app.webSocketBufferedBytes());
+    await expect.poll(() => buffered.largest(), { timeout: 10_000 }).toBeGreaterThan(MAX_BUFFERED_BYTES / 2);
+    buffered.stop();
+    const largest = buffered.largest();
 
     // ~40,000 events of ~350 bytes would be ~14 MB; the server held at most its limit plus a frame.
     expect(largest).toBeLessThan(MAX_BUFFERED_BYTES + 64 * 1024);

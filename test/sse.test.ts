@@ -6,7 +6,7 @@ import { SSE_PING_INTERVAL_MS } from '../shared/protocol.ts';
 import { readEventStream } from './support/event-stream.ts';
 import { startTestServer, test, testWithServer, type Client } from './support/server.ts';
 import { expectStrictlyIncreasing, record } from './support/subscriber.ts';
-import { writeConcurrently } from './support/writers.ts';
+import { floodWhileSampling, writeConcurrently } from './support/writers.ts';
 
 async function currentPosition(client: Client): Promise<string> {
   return (await client.orders.list.query({ limit: 1 })).lastEventId;
@@ -218,18 +218,9 @@ describe('an SSE subscriber that stops reading', () => {
 
     // Stop reading: the kernel's buffers fill, then the server's.
     response.pause();
-    let largest = 0;
-    const sampler = setInterval(() => {
-      for (const bytes of server.app.eventStreamBufferedBytes()) largest = Math.max(largest, bytes);
-    }, 10);
-    for (let made = 1; made < EVENTS; made += 1000) {
-      await client.orders.createMany.mutate({
-        orders: Array.from({ length: Math.min(1000, EVENTS - made) }, (_, i) => ({ customerName: `c${made + i}`, productName: 'p' })),
-      });
-    }
-    const [{ last }] = await server.sql<[{ last: string }]>`select max(id)::text as last from order_events`;
-    await vi.waitFor(() => expect(server.app.hub.position).toBe(last), { timeout: 30_000 });
-    clearInterval(sampler);
+    const held = await floodWhileSampling(server, EVENTS, () => server.app.eventStreamBufferedBytes());
+    held.stop();
+    const largest = held.largest();
     // ~40,000 events of ~350 bytes would be ~14 MB; the server holds about one write's worth.
     expect(largest).toBeGreaterThan(0);
     expect(largest).toBeLessThan(64 * 1024);
