@@ -10,6 +10,17 @@ const THROUGH_PGBOUNCER = [
   'test/database-outage.test.ts',
 ];
 
+/** The guarantee tests, run again with EVENT_ORDERING=sequenced (the sequencer's own tests run in every project). */
+const SEQUENCED = [
+  'test/subscriptions.test.ts', // the seam and resume
+  'test/event-log.test.ts',
+  'test/commit-order.test.ts',
+  'test/listener-recovery.test.ts',
+  'test/database-outage.test.ts',
+  'test/sequenced-log.test.ts',
+  'test/chaos.test.ts',
+];
+
 export default defineConfig({
   test: {
     // One embedded PostgreSQL for the run per project; each test file gets its own database in it.
@@ -24,7 +35,19 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'pgbouncer', include: THROUGH_PGBOUNCER, provide: { viaPgBouncer: true } },
+        test: { name: 'pgbouncer', include: [...THROUGH_PGBOUNCER, 'test/sequenced-log.test.ts'], provide: { viaPgBouncer: true } },
+      },
+      {
+        extends: true,
+        test: { name: 'sequenced', include: SEQUENCED, provide: { eventOrdering: 'sequenced' } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'sequenced-pgbouncer',
+          include: ['test/subscriptions.test.ts', 'test/commit-order.test.ts', 'test/sequenced-log.test.ts'],
+          provide: { viaPgBouncer: true, eventOrdering: 'sequenced' },
+        },
       },
     ],
   },

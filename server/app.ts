@@ -4,10 +4,12 @@ import type { Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { lastEventPosition, readEventsAfter } from './db/events.ts';
+import { sequenceEvents, setEventOrdering } from './db/event-sequencing.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
 import { ChangeListener } from './events/listener.ts';
 import { LogPruner } from './events/log-pruner.ts';
+import { Sequencer } from './events/sequencer.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
@@ -55,6 +57,9 @@ export type WebSocketStats = WebSocketCounts & {
 };
 
 const HEALTH_QUERY_TIMEOUT_MS = 2_000;
+/** A sequencer batch is short; one waiting longer is behind a lock or a dying connection. */
+const SEQUENCE_TIMEOUT_MS = 5_000;
+const COMMIT_MODE_SWEEP_MS = 1_000;
 
 /**
  * Starts everything in order: database (embedded when no URL is configured), migrations, the
@@ -90,6 +95,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const { sql: client, db } = createDatabase(databaseUrl, { pooled: config.directDatabaseUrl !== undefined });
     cleanup.push(['database pool', () => client.end({ timeout: 2 })]);
 
+    // Events the other mode left pending are positioned before this node serves anything.
+    await setEventOrdering(db, config.eventOrdering);
+
     const metrics = new Metrics();
     const hub = new EventHub(await lastEventPosition(db), undefined, () => metrics.subscriberOverflowed());
     const listener = new ChangeListener({
@@ -101,6 +109,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     });
     await listener.start();
     cleanup.push(['listener', () => listener.stop()]);
+
+    // Every node sequences, in either mode: in commit ordering only as a slow sweep for events
+    // a transaction still appended the old way after a switch (drizzle/0006_sequenced_log.sql).
+    const sequencer = new Sequencer({
+      sequence: () => sequenceEvents(client, SEQUENCE_TIMEOUT_MS),
+      intervalMs: config.eventOrdering === 'sequenced' ? config.eventSequenceIntervalMs : COMMIT_MODE_SWEEP_MS,
+      log,
+    });
+    sequencer.start();
+    cleanup.push(['sequencer', () => sequencer.stop()]);
 
     const pruner =
       config.eventRetentionMs === undefined
@@ -133,7 +151,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const auth = createAuthenticator(config.tokens);
     const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
     const context = createContextFactory(
-      { db, hub, log, auth, writeLimiter: createRateLimiter(config.writeRateLimit), metrics },
+      {
+        db,
+        hub,
+        log,
+        auth,
+        writeLimiter: createRateLimiter(config.writeRateLimit),
+        metrics,
+        writeCommitted: config.eventOrdering === 'sequenced' ? () => sequencer.kick() : undefined,
+      },
       identify,
     );
     const ops = createOpsEndpoints({ health, readiness, metrics, auth });

@@ -110,3 +110,17 @@ describe('event retention', () => {
     expect(() => loadConfig({ EVENT_PRUNE_INTERVAL: text })).toThrow(/EVENT_PRUNE_INTERVAL: must be a positive duration/);
   });
 });
+
+describe('event ordering', () => {
+  test('unset: positions are taken at commit; sequenced nodes look for work every 10 ms', () => {
+    expect(loadConfig({})).toMatchObject({ eventOrdering: 'commit', eventSequenceIntervalMs: 10 });
+  });
+
+  test('EVENT_ORDERING=sequenced with its interval', () => {
+    expect(loadConfig({ EVENT_ORDERING: 'sequenced', EVENT_SEQUENCE_INTERVAL: '50ms' })).toMatchObject({ eventOrdering: 'sequenced', eventSequenceIntervalMs: 50 });
+  });
+
+  test('an unknown mode is refused, naming the setting', () => {
+    expect(() => loadConfig({ EVENT_ORDERING: 'fast' })).toThrow(/EVENT_ORDERING:/);
+  });
+});

@@ -58,6 +58,10 @@ const configSchema = z.object({
   EVENT_RETENTION: durationMs().optional(),
   /** how often old events are pruned */
   EVENT_PRUNE_INTERVAL: durationMs().default(60_000),
+  /** how events get their positions: at COMMIT (`commit`), or by a sequencer in batches (`sequenced`) */
+  EVENT_ORDERING: z.enum(['commit', 'sequenced']).default('commit'),
+  /** sequenced: how often each node looks for committed events to position (its own writes are positioned at once) */
+  EVENT_SEQUENCE_INTERVAL: durationMs().default(10),
 });
 
 const ROLES = ['reader', 'writer'] as const;
@@ -95,6 +99,9 @@ export type Config = Readonly<{
   /** undefined: events are kept for ever */
   eventRetentionMs: number | undefined;
   eventPruneIntervalMs: number;
+  /** see drizzle/0006_sequenced_log.sql */
+  eventOrdering: 'commit' | 'sequenced';
+  eventSequenceIntervalMs: number;
 }>;
 
 export class ConfigError extends Error {
@@ -143,6 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownDrainMs: c.SHUTDOWN_DRAIN_MS,
     eventRetentionMs: c.EVENT_RETENTION,
     eventPruneIntervalMs: c.EVENT_PRUNE_INTERVAL,
+    eventOrdering: c.EVENT_ORDERING,
+    eventSequenceIntervalMs: c.EVENT_SEQUENCE_INTERVAL,
   });
 }
 

@@ -4,6 +4,7 @@ import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { DEFAULT_ORDER_STATUS, type OrderStatus } from '../../shared/order-status.ts';
 import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/orders.ts';
 import type { Database, Executor, Transaction } from './client.ts';
+import { positionWhatTheSnapshotSees, seesUnpositionedEvents } from './event-sequencing.ts';
 import { lastEventPosition, lastKnownOrder } from './events.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
 
@@ -191,14 +192,26 @@ export type OrderPage = { orders: Order[]; nextCursor: string | null; lastEventI
  * A page of orders by id, with the position of the last event the page reflects. Both come
  * from one REPEATABLE READ snapshot; since positions follow commit order, that snapshot holds
  * exactly the events up to `lastEventId`, so subscribing after it misses nothing and repeats
- * nothing.
+ * nothing. In sequenced mode a snapshot can see a committed change whose event has no
+ * position yet; then the page is read again in a snapshot that positions what it sees first
+ * (server/db/event-sequencing.ts).
  */
 export async function listOrders(
   db: Database,
   opts: { status?: OrderStatus; limit: number; cursor?: string },
 ): Promise<OrderPage> {
+  return (await listInSnapshot(db, opts, false)) ?? (await listInSnapshot(db, opts, true))!;
+}
+
+async function listInSnapshot(
+  db: Database,
+  opts: { status?: OrderStatus; limit: number; cursor?: string },
+  positionFirst: boolean,
+): Promise<OrderPage | undefined> {
   return db.transaction(
     async (tx) => {
+      if (positionFirst) await positionWhatTheSnapshotSees(tx);
+      else if (await seesUnpositionedEvents(tx)) return undefined;
       const lastEventId = await lastEventPosition(tx);
       const rows = await tx
         .select()
@@ -219,6 +232,6 @@ export async function listOrders(
         lastEventId,
       };
     },
-    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+    { isolationLevel: 'repeatable read', accessMode: positionFirst ? 'read write' : 'read only' },
   );
 }

@@ -95,3 +95,38 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
   requestHash: text('request_hash').notNull(),
   createdAt: timestampMs('created_at').notNull().defaultNow(),
 });
+
+/**
+ * How events get their positions, and where the sequencer stands (drizzle/0006_sequenced_log.sql).
+ * One row. `ordering`: 'commit', the trigger takes a position at COMMIT; 'sequenced', the
+ * trigger only appends to `order_events_pending` and a sequencer positions committed events
+ * in batches. `last`: the last position the sequencer gave; its row lock serialises sequencers.
+ */
+export const orderEventsHead = pgTable(
+  'order_events_head',
+  {
+    single: boolean('single').primaryKey().default(true),
+    ordering: text('ordering', { enum: ['commit', 'sequenced'] }).notNull().default('commit'),
+    last: bigint('last', { mode: 'bigint' }).notNull().default(sql`0`),
+  },
+  (t) => [
+    check('order_events_head_single', sql`${t.single}`),
+    check('order_events_head_ordering', sql`${t.ordering} in ('commit', 'sequenced')`),
+  ],
+);
+
+/**
+ * Events appended in sequenced mode, not yet positioned. `seq` is drawn as each event is
+ * appended (statement order within a transaction); `xid` groups a transaction's events. The
+ * sequencer moves committed rows into `order_events`; readers never read this table.
+ */
+export const orderEventsPending = pgTable('order_events_pending', {
+  seq: bigint('seq', { mode: 'bigint' }).primaryKey().generatedByDefaultAsIdentity(),
+  xid: bigint('xid', { mode: 'bigint' }).notNull().default(sql`(pg_current_xact_id()::text)::bigint`),
+  type: orderEventType('type').notNull(),
+  orderId: bigint('order_id', { mode: 'bigint' }).notNull(),
+  order: jsonb('order').$type<Order>().notNull(),
+  changes: jsonb('changes').$type<OrderChanges>(),
+  actor: text('actor').notNull(),
+  at: timestampMs('at').notNull().default(sql`clock_timestamp()`),
+});

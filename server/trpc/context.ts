@@ -17,6 +17,8 @@ export type Services = {
   auth: Authenticator;
   writeLimiter: RateLimiter;
   metrics: Metrics;
+  /** Told after each mutation that succeeded, so sequenced ordering positions its events at once; absent in commit ordering. */
+  writeCommitted?: () => void;
 };
 
 export type Context = Services & {

@@ -59,7 +59,7 @@ export const readProcedure = observedProcedure.use(({ ctx, next }) => {
 });
 
 /** Mutations: a writer's token, within the write rate. The caller is recorded on the events. */
-export const writeProcedure = readProcedure.use(({ ctx, next }) => {
+export const writeProcedure = readProcedure.use(async ({ ctx, next }) => {
   if (ctx.principal.role !== 'writer') {
     throw new TRPCError({ code: 'FORBIDDEN', message: `token "${ctx.principal.name}" is a reader and cannot change orders` });
   }
@@ -69,5 +69,7 @@ export const writeProcedure = readProcedure.use(({ ctx, next }) => {
     const cause = new RateLimitedError(retryAfter);
     throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: cause.message, cause });
   }
-  return next({ ctx: { actor: ctx.principal.name } });
+  const result = await next({ ctx: { actor: ctx.principal.name } });
+  if (result.ok) ctx.writeCommitted?.();
+  return result;
 });

@@ -11,6 +11,8 @@ declare module 'vitest' {
     adminDatabaseUrl: string;
     /** Servers reach their database through PgBouncer in transaction mode (the `pgbouncer` project). */
     viaPgBouncer?: boolean;
+    /** Servers run with this EVENT_ORDERING (the `sequenced` projects); unset: the default. */
+    eventOrdering?: 'commit' | 'sequenced';
   }
 }
 

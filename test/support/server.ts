@@ -75,7 +75,8 @@ export async function copyDatabase(url: string): Promise<{ url: string; drop(): 
 /**
  * A server of its own on a database of its own; `env` adds configuration (tokens, limits).
  * In the `pgbouncer` project (vitest.config.ts) the server reaches its database through a
- * PgBouncer of its own in transaction mode, and directly only for migrations and LISTEN.
+ * PgBouncer of its own in transaction mode, and directly only for migrations and LISTEN; in
+ * the `sequenced` projects it runs with EVENT_ORDERING=sequenced.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer & { close(): Promise<void> }> {
   const database = await createTestDatabase();
@@ -83,7 +84,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const databaseEnv = pooler
     ? { DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url }
     : { DATABASE_URL: database.url };
-  const config = loadConfig({ ...databaseEnv, PORT: '0', HOST: '127.0.0.1', ...env });
+  const ordering = inject('eventOrdering');
+  const config = loadConfig({ ...databaseEnv, PORT: '0', HOST: '127.0.0.1', ...(ordering ? { EVENT_ORDERING: ordering } : {}), ...env });
   const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
   const sockets = new Map<Client, ReturnType<typeof createWSClient>>();
