@@ -1,9 +1,12 @@
 import postgres from 'postgres';
-import { describe, expect, vi } from 'vitest';
+import { describe, expect, inject, vi } from 'vitest';
 import { test } from './support/server.ts';
 
 // Positions follow commit order: once a reader has seen N, nothing below N appears later.
 // Two connections drive the interleaving step by step.
+// Commit ordering's position lock; sequenced ordering has none (sequenced-log.test.ts).
+const commitOrdering = test.skipIf(inject('eventOrdering') === 'sequenced');
+
 describe('event positions follow commit order', () => {
   test('a transaction that writes first but commits last gets the later position', async ({ server }) => {
     const client = server.client();
@@ -17,21 +20,22 @@ describe('event positions follow commit order', () => {
       await late`insert into orders (customer_name, product_name) values ('late', 'writes second')`;
       await late`commit`;
 
-      // A reader that has seen the committed event...
+      // A reader that has seen the committed event (once positioned: at once, or by the
+      // next sequencer batch)...
+      await expect.poll(async () => (await server.logAfter(start)).length).toBe(1);
       const seen = await server.logAfter(start);
       expect(seen.map((e) => e.order.customerName)).toEqual(['late']);
 
       await early`commit`;
       // ...still receives the early writer's event by resuming after what it saw.
-      const afterSeen = await server.logAfter(seen[0]!.id);
-      expect(afterSeen.map((e) => e.order.customerName)).toEqual(['early']);
+      await expect.poll(async () => (await server.logAfter(seen[0]!.id)).map((e) => e.order.customerName)).toEqual(['early']);
     } finally {
       early.release();
       late.release();
     }
   });
 
-  test('a transaction holding a position makes the next commit wait until it is visible', async ({ server }) => {
+  commitOrdering('a transaction holding a position makes the next commit wait until it is visible', async ({ server }) => {
     const client = server.client();
     const { lastEventId: start } = await client.events.list.query({});
     const first = await server.sql.reserve();
@@ -104,7 +108,7 @@ describe('event positions follow commit order', () => {
     expect(seenIds).toEqual(all);
     await Promise.all(writers.map((w) => w.end()));
   });
-  test('a bulk API insert waits for a position held by another transaction, and comes after it', async ({ server }) => {
+  commitOrdering('a bulk API insert waits for a position held by another transaction, and comes after it', async ({ server }) => {
     const client = server.client();
     const { lastEventId: start } = await client.orders.list.query({ limit: 1 });
     const holder = await server.sql.reserve();

@@ -26,6 +26,8 @@ export class Sequencer {
   #again = false;
   #failures = 0;
   #stopped = false;
+  /** Told when the next batch to begin has ended (positioned, or failed). */
+  #waiting: Array<() => void> = [];
 
   constructor(opts: SequencerOptions) {
     this.#opts = opts;
@@ -36,21 +38,33 @@ export class Sequencer {
     this.#schedule(0);
   }
 
-  /** A write of this node committed: position it now, not at the next interval. */
-  kick(): void {
-    if (this.#stopped) return;
+  /**
+   * A write of this node committed: position it now, not at the next interval. Resolves when
+   * a batch that began after this call has ended, so a mutation can answer once its events
+   * are in the log (read your writes); it resolves also when that batch failed (the write
+   * stands; its events wait for the next batch), and never rejects.
+   */
+  kick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const ended = new Promise<void>((resolve) => this.#waiting.push(resolve));
     if (this.#running) {
       // The batch in progress may have begun before that commit: one more after it.
       this.#again = true;
-      return;
+    } else {
+      this.#schedule(0);
     }
-    this.#schedule(0);
+    return ended;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
+    this.#tell(this.#waiting.splice(0));
+  }
+
+  #tell(waiting: Array<() => void>): void {
+    for (const resolve of waiting) resolve();
   }
 
   #schedule(delay: number): void {
@@ -65,20 +79,26 @@ export class Sequencer {
 
   async #run(): Promise<void> {
     let next = this.#opts.intervalMs;
+    let waiting: Array<() => void> = [];
+    let failed = false;
     try {
       do {
         this.#again = false;
+        waiting = this.#waiting.splice(0);
         if ((await this.#opts.sequence()) !== null) this.#again = true;
+        this.#tell(waiting);
       } while (this.#again && !this.#stopped);
       this.#failures = 0;
     } catch (err) {
-      this.#again = false;
+      this.#tell(waiting);
+      failed = true;
       if (this.#stopped) return;
       // Nothing is half-done: a batch is one transaction. Events wait, still pending.
       next = Math.max(next, backoffDelay(this.#failures++));
       if (isDatabaseUnavailable(err)) this.#log.warn({ retryInMs: Math.round(next) }, 'sequencing events: database unavailable');
       else this.#log.error({ err, retryInMs: Math.round(next) }, 'sequencing events failed');
     }
-    this.#schedule(this.#again ? 0 : next);
+    // A kick during a failed batch waits out the backoff too: the database may be away.
+    this.#schedule(!failed && (this.#again || this.#waiting.length > 0) ? 0 : next);
   }
 }

@@ -17,8 +17,11 @@ export type Services = {
   auth: Authenticator;
   writeLimiter: RateLimiter;
   metrics: Metrics;
-  /** Told after each mutation that succeeded, so sequenced ordering positions its events at once; absent in commit ordering. */
-  writeCommitted?: () => void;
+  /**
+   * Awaited after each mutation that succeeded: sequenced ordering positions its events at
+   * once, so the answer comes when they are in the log, as in commit ordering. Absent there.
+   */
+  writeCommitted?: () => Promise<void>;
 };
 
 export type Context = Services & {
