@@ -32,7 +32,8 @@ beforeAll(async () => {
   const databaseEnv = pooler
     ? { DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url }
     : { DATABASE_URL: database.url };
-  app = await startApp(loadConfig({ ...databaseEnv, PORT: '0' }), log);
+  const ordering = inject('eventOrdering');
+  app = await startApp(loadConfig({ ...databaseEnv, PORT: '0', ...(ordering ? { EVENT_ORDERING: ordering } : {}) }), log);
 });
 
 afterAll(async () => {
