@@ -170,7 +170,8 @@ describe('sequenced ordering', () => {
 
     // A sequencer whose batch is done but not committed. It takes the head before the writes
     // commit, so the server's own sequencer waits behind it and cannot position them first.
-    const doomed = await server.sql.reserve();
+    const connection = postgres(server.app.databaseUrl, { max: 1, onnotice: () => {} });
+    const doomed = await connection.reserve();
     try {
       await doomed`begin`;
       await doomed`select last from order_events_head for update`;
@@ -182,6 +183,7 @@ describe('sequenced ordering', () => {
       await expect(doomed`select 1`).rejects.toThrow();
     } finally {
       doomed.release();
+      await connection.end({ timeout: 1 });
     }
 
     await server.sql`insert into orders (customer_name, product_name) values ('after', 'kill')`;
@@ -330,7 +332,8 @@ describe('a database restarted mid-batch', () => {
       await expect.poll(() => received.length, { timeout: 10_000 }).toBe(1);
 
       // As in the killed-sequencer test: the head is ours before the write commits.
-      const batch = await sql.reserve();
+      const batchConnection = postgres(database.url, { max: 1, onnotice: () => {} });
+      const batch = await batchConnection.reserve();
       await batch`begin`;
       await batch`select last from order_events_head for update`;
       await sql`insert into orders (customer_name, product_name) values ('during', 'restart')`;
@@ -338,6 +341,7 @@ describe('a database restarted mid-batch', () => {
       expect(done.last).toBe('2'); // positioned in the batch, not committed
       await database.stop(); // mid-batch
       batch.release();
+      await batchConnection.end({ timeout: 1 }).catch(() => {});
       await sql.end({ timeout: 1 }).catch(() => {});
 
       database = await startEmbeddedPostgres(dir, log, flags, database.port);
