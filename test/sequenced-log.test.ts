@@ -253,6 +253,7 @@ describe('sequenced ordering', () => {
   });
 
   test('live_orders_publish_delay_seconds shows the delay sequencing adds', async ({ server }) => {
+    await expect.poll(() => pendingCount(server)).toBe(0); // what earlier tests wrote is in
     const start = await head(server);
     await server.sql`insert into orders (customer_name, product_name) values ('delay', 'measured')`;
     await expect.poll(async () => (await server.logAfter(start)).length).toBe(1);

@@ -1,5 +1,5 @@
 /**
- * npm run chaos -- --seconds 120 [--nodes 3] [--seed 42] [--fault-every-ms 1500] [--faults node-kill,database-restart] [--via-haproxy]
+ * npm run chaos -- --seconds 120 [--nodes 3] [--seed 42] [--fault-every-ms 1500] [--faults node-kill,database-restart] [--via-haproxy] [--ordering sequenced]
  *
  * --via-haproxy puts a real HAProxy (deploy/haproxy.cfg) in front of the nodes: every client
  * and API writer goes through it, the nodes trust its X-Forwarded-For, and the faults include
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     'fault-every-ms': { type: 'string', default: '1500' },
     faults: { type: 'string' },
     'via-haproxy': { type: 'boolean', default: false },
+    /** EVENT_ORDERING of every node */
+    ordering: { type: 'string', default: 'commit' },
   },
 });
 const viaHaproxy = values['via-haproxy'];
@@ -32,6 +34,12 @@ if (![seconds, nodes, faultEveryMs, seed].every((n) => Number.isInteger(n) && n 
   console.error('--seconds, --nodes, --fault-every-ms and --seed take whole numbers (seconds and nodes at least 1)');
   process.exit(2);
 }
+
+if (values.ordering !== 'commit' && values.ordering !== 'sequenced') {
+  console.error('--ordering is commit or sequenced');
+  process.exit(2);
+}
+const eventOrdering = values.ordering;
 
 const faults = (values.faults ?? known.join(',')).split(',').filter(Boolean) as FaultKind[];
 const unknown = faults.filter((f) => !known.includes(f));
@@ -47,5 +55,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const result = await runChaos({ seconds, nodes, seed, faultEveryMs, faults, viaHaproxy, quietDeadlineMs: 60_000, print: (l) => console.log(l) });
+const result = await runChaos({ seconds, nodes, seed, faultEveryMs, faults, viaHaproxy, eventOrdering, quietDeadlineMs: 60_000, print: (l) => console.log(l) });
 process.exit(result.ok ? 0 : 1);

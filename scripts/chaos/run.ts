@@ -17,6 +17,8 @@ export type ChaosOptions = {
   faults?: readonly FaultKind[];
   /** clients and API writers through a real HAProxy in front of the nodes */
   viaHaproxy?: boolean;
+  /** EVENT_ORDERING of every node (unset: the default, commit) */
+  eventOrdering?: 'commit' | 'sequenced';
   /** how long the subscribers may take to catch up once everything is quiet */
   quietDeadlineMs: number;
   print: (line: string) => void;
@@ -44,9 +46,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     opts.print(line);
   };
   const random = new Random(opts.seed);
-  say(`chaos       ${fmt({ seconds: opts.seconds, nodes: opts.nodes, seed: opts.seed, ...(opts.viaHaproxy ? { via: 'haproxy' } : {}) })}`);
+  say(`chaos       ${fmt({ seconds: opts.seconds, nodes: opts.nodes, seed: opts.seed, ...(opts.viaHaproxy ? { via: 'haproxy' } : {}), ...(opts.eventOrdering ? { ordering: opts.eventOrdering } : {}) })}`);
 
-  const cluster = await Cluster.start(opts.nodes, { viaHaproxy: opts.viaHaproxy });
+  const cluster = await Cluster.start(opts.nodes, {
+    viaHaproxy: opts.viaHaproxy,
+    env: opts.eventOrdering ? { EVENT_ORDERING: opts.eventOrdering } : {},
+  });
   let ok = true;
   try {
     // Where clients and API writers connect: each node, or HAProxy alone.
