@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['fanout', 'wide', 'writes', 'catchup', 'memory', 'startup'] as const;
+export const SCENARIOS = ['fanout', 'wide', 'writes', 'ordering', 'catchup', 'memory', 'startup'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every size the run uses, in one place, so smoke and full differ only here. */

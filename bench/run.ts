@@ -19,6 +19,7 @@ import { runCatchUp } from './scenarios/catch-up.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runMemory } from './scenarios/memory.ts';
+import { runOrdering } from './scenarios/ordering.ts';
 import { runStartup } from './scenarios/startup.ts';
 import { runWideFanout } from './scenarios/wide-fanout.ts';
 import { runWrites } from './scenarios/writes.ts';
@@ -28,6 +29,7 @@ const SCENARIO_RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<v
   fanout: runFanout,
   wide: runWideFanout,
   writes: runWrites,
+  ordering: runOrdering,
   catchup: runCatchUp,
   memory: runMemory,
   startup: runStartup,

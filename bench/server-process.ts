@@ -29,7 +29,7 @@ export type ServerProcess = {
   stop(): Promise<void>;
 };
 
-export type ServerEnv = { DATABASE_URL?: string; DATA_DIR?: string };
+export type ServerEnv = { DATABASE_URL?: string; DATA_DIR?: string; EVENT_ORDERING?: 'commit' | 'sequenced' };
 
 /**
  * Compiles the server as `npm run build:server` does, so that what the bench runs is what

@@ -14,7 +14,9 @@ export type WriteMode =
   | { kind: 'trpc-create'; url: string }
   | { kind: 'trpc-create-many'; url: string }
   | { kind: 'sql-insert'; databaseUrl: string; table: string }
-  | { kind: 'sql-insert-many'; databaseUrl: string; table: string };
+  | { kind: 'sql-insert-many'; databaseUrl: string; table: string }
+  /** the seed's REST create (bench/seed-server.ts): a POST of snake_case JSON */
+  | { kind: 'http-post'; url: string };
 
 export type PrepareArgs = { mode: WriteMode; concurrency: number };
 /** Runs until `seconds` after `startAt`, or for `calls` calls per worker when given. */
@@ -53,6 +55,19 @@ function makeCall(mode: WriteMode): () => Promise<number> {
       return async () => {
         const o = order(made++);
         await db`insert into ${db(mode.table)} (customer_name, product_name) values (${o.customerName}, ${o.productName}) returning *`;
+        return 1;
+      };
+    }
+    case 'http-post': {
+      return async () => {
+        const o = order(made++);
+        const res = await fetch(`${mode.url}/api/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ customer_name: o.customerName, product_name: o.productName }),
+        });
+        await res.arrayBuffer();
+        if (res.status !== 201) throw new Error(`POST /api/orders: ${res.status}`);
         return 1;
       };
     }

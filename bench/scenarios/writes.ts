@@ -12,7 +12,7 @@ import { startServer } from '../server-process.ts';
 import type { PrepareArgs, RunArgs, RunResult, WriteMode } from '../writes-client.ts';
 import type { ScenarioContext } from './context.ts';
 
-type WriteResult = { ordersPerSecond: number; orders: number; seconds: number; latency: LatencySummary; usage: ProcessUsage; errors: string[] };
+export type WriteResult = { ordersPerSecond: number; orders: number; seconds: number; latency: LatencySummary; usage: ProcessUsage; errors: string[] };
 
 const PLAIN_TABLE = 'bench_orders_plain';
 
@@ -108,7 +108,7 @@ async function singleCommitMs(sql: postgres.Sql, samples = 50): Promise<number> 
   return times[Math.floor(samples / 2)]!;
 }
 
-async function measure(
+export async function measure(
   ctx: ScenarioContext,
   clients: BenchChild[],
   label: string,
