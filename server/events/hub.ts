@@ -1,4 +1,5 @@
-import type { OrderEvent } from '../../shared/orders.ts';
+import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
+import { isAfter } from './position.ts';
 
 /**
  * In-process fan-out from the listener to subscriptions. Publishing appends the same event
@@ -6,21 +7,36 @@ import type { OrderEvent } from '../../shared/orders.ts';
  * slow subscriber never delays another.
  *
  * Each queue is bounded. A subscriber that falls `capacity` events behind loses its queue and
- * is marked `overflowed`; it then catches up from the log, which holds everything. So memory
- * per subscriber is bounded and nothing is lost.
+ * is marked `overflowed`; it then catches up from the hub's recent events while its place is
+ * among them, else from the log, which holds everything. So memory per subscriber is bounded
+ * and nothing is lost.
+ *
+ * The recent events are a ring of the last `recentCapacity` published events (four queues'
+ * worth by default): a burst that overruns many subscribers at once is served to each of them
+ * from memory, as the same event objects live delivery sent, so their frames are built once
+ * (trpc/event-frames.ts caches by event), instead of one log read and one frame per event per
+ * subscriber. Memory stays bounded by the ring's size, whatever the number of subscribers.
  */
 export class EventHub {
   /** Position of the newest event published; the live end for new subscribers. */
   position: string;
   readonly #subscribers = new Set<HubSubscriber>();
+  /** The recent events, oldest first, from `#recentStart` on (slots before it await compaction). */
+  #recent: OrderEvent[] = [];
+  #recentStart = 0;
+  /** The position just before the oldest recent event: a reader at or after it is served from memory. */
+  #recentAfter: string;
 
   constructor(
     startPosition: string,
     readonly capacity = 1024,
     /** Told each time a subscriber overflows (the metrics count them). */
     readonly onOverflow: () => void = () => {},
+    /** 0: no ring, every catch-up reads the log */
+    readonly recentCapacity = 4 * capacity,
   ) {
     this.position = startPosition;
+    this.#recentAfter = startPosition;
   }
 
   get subscriberCount(): number {
@@ -31,7 +47,49 @@ export class EventHub {
     const last = events[events.length - 1];
     if (!last) return;
     this.position = last.id;
+    // Before the subscribers hear of them: one that overflows on this batch reads it here.
+    this.#remember(events);
     for (const s of this.#subscribers) s.push(events);
+  }
+
+  #remember(events: readonly OrderEvent[]): void {
+    for (const e of events) this.#recent.push(e);
+    const excess = this.#recent.length - this.#recentStart - this.recentCapacity;
+    if (excess > 0) {
+      this.#recentStart += excess;
+      this.#recentAfter = this.#recent[this.#recentStart - 1]!.id;
+    }
+    // Compacted once the dropped slots outnumber the kept ones: amortized O(1) per event, and
+    // at most twice the ring's size referenced.
+    if (this.#recentStart >= this.recentCapacity) {
+      this.#recent = this.#recent.slice(this.#recentStart);
+      this.#recentStart = 0;
+    }
+  }
+
+  /**
+   * The published events after `after` that match `filter`, at most `limit`, from memory;
+   * undefined when `after` is older than the ring (the log must serve it). Everything
+   * published up to now that is after `after` is either returned or beyond `limit`, as a log
+   * read up to the hub's position would be.
+   */
+  recentAfter(after: string, limit: number, filter: EventFilter): OrderEvent[] | undefined {
+    if (this.recentCapacity === 0 || isAfter(this.#recentAfter, after)) return undefined;
+    const recent = this.#recent;
+    // The first event after `after`: positions grow along the ring.
+    let lo = this.#recentStart;
+    let hi = recent.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (isAfter(recent[mid]!.id, after)) hi = mid;
+      else lo = mid + 1;
+    }
+    const page: OrderEvent[] = [];
+    for (let i = lo; i < recent.length && page.length < limit; i++) {
+      const event = recent[i]!;
+      if (matchesFilter(event, filter)) page.push(event);
+    }
+    return page;
   }
 
   /**
@@ -41,6 +99,10 @@ export class EventHub {
    */
   skipTo(to: string): void {
     this.position = to;
+    // What the ring holds is on the other side of the gap.
+    this.#recent = [];
+    this.#recentStart = 0;
+    this.#recentAfter = to;
     for (const s of this.#subscribers) s.rereadLog();
   }
 
@@ -69,6 +131,11 @@ export class HubSubscriber {
     private readonly hub: EventHub,
     private readonly capacity: number,
   ) {}
+
+  /** The hub's recent events after `after` (EventHub.recentAfter); undefined: read the log. */
+  recentAfter(after: string, limit: number, filter: EventFilter): OrderEvent[] | undefined {
+    return this.hub.recentAfter(after, limit, filter);
+  }
 
   /** The hub's position: the live end, when this subscriber started. */
   get hubPosition(): string {

@@ -101,7 +101,7 @@ describe('streamEvents', () => {
   test('reads the next page while sending one, and loses nothing published in between', async () => {
     const log = memoryLog();
     log.committed.push(event(1), event(2));
-    const hub = new EventHub('2');
+    const hub = new EventHub('2', 1024, undefined, 0); // no ring of recent events: every read is the log's
     const abort = new AbortController();
     const stream = streamEvents(hub, log.readLog, 2, { after: '0', filter: {}, signal: abort.signal });
     // The first page is full, so the read of the next one starts at once: it sees nothing.
@@ -221,5 +221,62 @@ describe('PushToSink', () => {
     expect(await stopped.return()).toEqual({ done: true, value: undefined });
     expect(await stopped.next()).toEqual({ done: true, value: undefined });
     expect(started).toBe(false);
+  });
+
+  test('overflowed subscribers catch up from the hub\'s recent events, the same objects, and from the log only past them', async () => {
+    const log = memoryLog();
+    const hub = new EventHub('0', 10, undefined, 100);
+    const abort = new AbortController();
+    const sinks = Array.from({ length: 3 }, () => {
+      const sent: OrderEvent[] = [];
+      return {
+        sent,
+        hasRoom: () => sent.length % 7 !== 6, // full now and then: overflows again and again
+        send: (e: OrderEvent) => void sent.push(e),
+        waitForRoom: async () => void sent.push(SPACER),
+      };
+    });
+    const SPACER = event(0);
+    const pushing = sinks.map((sink) => pushEvents(hub, log.readLog, 5, { after: null, filter: {}, signal: abort.signal }, sink));
+    await Promise.resolve();
+    const published: OrderEvent[] = [];
+    for (let i = 1; i <= 60; i++) {
+      const e = event(i);
+      log.committed.push(e);
+      published.push(e);
+      hub.publish([e]);
+    }
+    for (const sink of sinks) {
+      await until(() => sink.sent.filter((e) => e !== SPACER).length === 60);
+      const got = sink.sent.filter((e) => e !== SPACER);
+      expect(got.map((e) => e.id)).toEqual(range(1, 60));
+      // The very objects published: their frames are built once for every subscriber.
+      expect(got.every((e, i) => e === published[i])).toBe(true);
+    }
+    expect(log.reads).toBe(0);
+    abort.abort();
+    await Promise.all(pushing);
+
+    // A subscriber resuming from before the ring (100 events kept of 260) reads the log for the
+    // part the ring no longer holds, then the ring.
+    for (let i = 61; i <= 260; i++) {
+      const e = event(i);
+      log.committed.push(e);
+      hub.publish([e]);
+    }
+    const late: OrderEvent[] = [];
+    const stop = new AbortController();
+    const resuming = pushEvents(hub, log.readLog, 50, { after: '100', filter: {}, signal: stop.signal }, {
+      hasRoom: () => true,
+      send: (e: OrderEvent) => void late.push(e),
+      waitForRoom: async () => {},
+    });
+    await until(() => late.length === 160);
+    expect(late.map((e) => e.id)).toEqual(range(101, 260));
+    // 101..150 and 151..200 from the log (the second read began before the ring), the rest from memory.
+    expect(log.reads).toBe(2);
+    stop.abort();
+    await resuming;
+    expect(hub.subscriberCount).toBe(0);
   });
 });

@@ -77,6 +77,10 @@ class Push {
   /** The page after `position`. Anything queued until now is in it, or older than `position`. */
   readAfter(position: string): Promise<OrderEvent[] | undefined> {
     this.subscriber.reset();
+    // Among the hub's recent events: from memory, everything published up to now (later ones
+    // queue); older than those: the log.
+    const recent = this.subscriber.recentAfter(position, this.pageSize, this.options.filter);
+    if (recent !== undefined) return Promise.resolve(recent);
     const page = readPatiently(this.readLog, position, this.pageSize, this.options.filter, this.options.signal);
     page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
     return page;
