@@ -45,6 +45,11 @@ export function pushEvents(
  */
 class Push {
   #cursor: string;
+  /**
+   * Whether the log has accepted where this subscriber resumes: a resume position is checked
+   * by the log (pruned, ahead of it), so the first read goes there whatever the hub holds.
+   */
+  #resumeChecked: boolean;
   readonly #take = this.take.bind(this);
 
   constructor(
@@ -55,6 +60,7 @@ class Push {
     private readonly sink: EventSink,
   ) {
     this.#cursor = options.after ?? subscriber.hubPosition;
+    this.#resumeChecked = options.after === null;
   }
 
   /** Sends the events after the cursor that match; false when the sink ran out of room. */
@@ -79,10 +85,15 @@ class Push {
     this.subscriber.reset();
     // Among the hub's recent events: from memory, everything published up to now (later ones
     // queue); older than those: the log.
-    const recent = this.subscriber.recentAfter(position, this.pageSize, this.options.filter);
-    if (recent !== undefined) return Promise.resolve(recent);
+    if (this.#resumeChecked) {
+      const recent = this.subscriber.recentAfter(position, this.pageSize, this.options.filter);
+      if (recent !== undefined) return Promise.resolve(recent);
+    }
     const page = readPatiently(this.readLog, position, this.pageSize, this.options.filter, this.options.signal);
-    page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
+    page.then(
+      () => (this.#resumeChecked = true),
+      () => {}, // awaited in the loop, unless the subscriber goes away first
+    );
     return page;
   }
 
