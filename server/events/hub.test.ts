@@ -34,3 +34,26 @@ describe('EventHub.skipTo (the log cannot go on from the hub position)', () => {
     expect(attached.take()).toEqual([]);
   });
 });
+
+describe('EventHub recent events (the ring)', () => {
+  test('holds the last `recentCapacity` published events: serves after any position among them, and nothing older', () => {
+    const hub = new EventHub('0', 10, undefined, 100);
+    for (let i = 1; i <= 10_000; i++) hub.publish([event(i)]);
+    expect(hub.recentAfter('9899', 1000, {})).toBeUndefined(); // 9,900 is gone: the log must serve it
+    const page = hub.recentAfter('9900', 1000, {})!;
+    expect(page.map((e) => Number(e.id))).toEqual(Array.from({ length: 100 }, (_, i) => 9901 + i));
+    expect(hub.recentAfter('9950', 10, {})!.map((e) => e.id)).toEqual(Array.from({ length: 10 }, (_, i) => String(9951 + i)));
+    expect(hub.recentAfter('10000', 10, {})).toEqual([]); // at the live end: nothing yet
+  });
+
+  test('positions may skip numbers; a reader between two of them gets the next; a skip of the log empties the ring', () => {
+    const hub = new EventHub('5', 10, undefined, 100);
+    hub.publish([event(7), event(9), event(12)]);
+    expect(hub.recentAfter('5', 10, {})!.map((e) => e.id)).toEqual(['7', '9', '12']);
+    expect(hub.recentAfter('8', 10, {})!.map((e) => e.id)).toEqual(['9', '12']);
+    expect(hub.recentAfter('4', 10, {})).toBeUndefined();
+    hub.skipTo('50');
+    expect(hub.recentAfter('12', 10, {})).toBeUndefined();
+    expect(hub.recentAfter('50', 10, {})).toEqual([]);
+  });
+});
