@@ -112,8 +112,8 @@ describe('event retention', () => {
 });
 
 describe('event ordering', () => {
-  test('unset: positions are taken at commit; sequenced nodes look for work every 10 ms', () => {
-    expect(loadConfig({})).toMatchObject({ eventOrdering: 'commit', eventSequenceIntervalMs: 10 });
+  test('unset: positions are taken at commit; sequenced nodes look for work every 5 ms', () => {
+    expect(loadConfig({})).toMatchObject({ eventOrdering: 'commit', eventSequenceIntervalMs: 5 });
   });
 
   test('EVENT_ORDERING=sequenced with its interval', () => {

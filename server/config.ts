@@ -60,8 +60,8 @@ const configSchema = z.object({
   EVENT_PRUNE_INTERVAL: durationMs().default(60_000),
   /** how events get their positions: at COMMIT (`commit`), or by a sequencer in batches (`sequenced`) */
   EVENT_ORDERING: z.enum(['commit', 'sequenced']).default('commit'),
-  /** sequenced: how often each node looks for committed events to position (its own writes are positioned at once) */
-  EVENT_SEQUENCE_INTERVAL: durationMs().default(10),
+  /** sequenced: how often each node looks for committed events to position (its own writes are positioned at once); an idle look is one index probe, no lock */
+  EVENT_SEQUENCE_INTERVAL: durationMs().default(5),
 });
 
 const ROLES = ['reader', 'writer'] as const;
