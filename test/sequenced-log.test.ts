@@ -255,12 +255,28 @@ describe('sequenced ordering', () => {
   test('live_orders_publish_delay_seconds shows the delay sequencing adds', async ({ server }) => {
     await expect.poll(() => pendingCount(server)).toBe(0); // what earlier tests wrote is in
     const start = await head(server);
-    await server.sql`insert into orders (customer_name, product_name) values ('delay', 'measured')`;
-    await expect.poll(async () => (await server.logAfter(start)).length).toBe(1);
-    await vi.waitFor(() => expect(server.app.hub.position).toBe(String(Number(start) + 1)));
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    const count = /^live_orders_publish_delay_seconds_count (\d+)$/m.exec(text);
-    expect(Number(count?.[1])).toBeGreaterThan(0);
+    const delaySum = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^live_orders_publish_delay_seconds_sum (\S+)$/m.exec(text)?.[1]);
+    };
+    const before = await delaySum();
+    // The event waits unpositioned while a sequencer (this connection) holds the head.
+    const holder = await server.sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`select last from order_events_head for update`;
+      await server.sql`insert into orders (customer_name, product_name) values ('delay', 'measured')`;
+      const committedAt = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the delay to be measured, not a wait for a condition
+      await holder`commit`;
+      await vi.waitFor(() => expect(server.app.hub.position).toBe(String(Number(start) + 1)));
+      const waited = (performance.now() - committedAt) / 1000;
+      const added = (await delaySum()) - before;
+      expect(added).toBeGreaterThanOrEqual(0.3);
+      expect(added).toBeLessThanOrEqual(waited + 1);
+    } finally {
+      holder.release();
+    }
   });
 });
 
