@@ -6,12 +6,14 @@ import type { Random } from './random.ts';
 import { dropRandomSocket, type ChaosSubscriber } from './subscribers.ts';
 
 export const FAULT_KINDS = ['subscriber-drop', 'subscriber-resume', 'node-kill', 'listener-kill', 'database-restart'] as const;
+/** With EVENT_ORDERING=sequenced also a sequencer batch killed mid-way (in commit ordering there is rarely one to kill). */
+export const SEQUENCED_FAULT_KINDS = [...FAULT_KINDS, 'sequencer-kill'] as const;
 /**
  * Behind HAProxy also a graceful stop: SIGTERM, the node drains (HAProxy takes it out), tells
  * its clients to reconnect (through HAProxy, to the others) and exits; then it comes back.
  */
 export const HAPROXY_FAULT_KINDS = [...FAULT_KINDS, 'node-stop'] as const;
-export type FaultKind = (typeof HAPROXY_FAULT_KINDS)[number];
+export type FaultKind = (typeof HAPROXY_FAULT_KINDS)[number] | (typeof SEQUENCED_FAULT_KINDS)[number];
 export type FaultCounts = Partial<Record<FaultKind, number>>;
 
 /**
@@ -87,6 +89,26 @@ export async function injectFaults(opts: {
             select pid from listeners
             where pid = (select pid from listeners order by random() limit 1) and pg_terminate_backend(pid)`;
           return killed.length > 0;
+        } finally {
+          await sql.end({ timeout: 1 });
+        }
+      }
+      case 'sequencer-kill': {
+        // A sequencer batch in progress (EVENT_ORDERING=sequenced: one every few ms; in commit
+        // ordering only the slow sweep), killed mid-batch: it must roll back whole.
+        const sql = postgres(cluster.databaseUrl, { max: 1, connect_timeout: 2, onnotice: () => {} });
+        try {
+          for (let attempt = 0; attempt < 50; attempt++) {
+            // Materialized, as above: nothing but a batch (never this connection) is killed.
+            const killed = await sql`
+              with batches as materialized (
+                select pid from pg_stat_activity
+                where state = 'active' and query = 'select order_events_sequence()::text as last' and pid <> pg_backend_pid()
+              )
+              select pid from batches where pg_terminate_backend(pid)`;
+            if (killed.length > 0) return true;
+          }
+          return false;
         } finally {
           await sql.end({ timeout: 1 });
         }

@@ -8,7 +8,7 @@
  * exits 1 on any violation. A failing run can be repeated with the seed it printed.
  */
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, HAPROXY_FAULT_KINDS, type FaultKind } from './faults.ts';
+import { FAULT_KINDS, HAPROXY_FAULT_KINDS, SEQUENCED_FAULT_KINDS, type FaultKind } from './faults.ts';
 import { closeAllClusters } from './cluster.ts';
 import { runChaos } from './run.ts';
 
@@ -25,7 +25,6 @@ const { values } = parseArgs({
   },
 });
 const viaHaproxy = values['via-haproxy'];
-const known: readonly FaultKind[] = viaHaproxy ? HAPROXY_FAULT_KINDS : FAULT_KINDS;
 const seconds = Number(values.seconds);
 const nodes = Number(values.nodes);
 const faultEveryMs = Number(values['fault-every-ms']);
@@ -40,6 +39,7 @@ if (values.ordering !== 'commit' && values.ordering !== 'sequenced') {
   process.exit(2);
 }
 const eventOrdering = values.ordering;
+const known: readonly FaultKind[] = viaHaproxy ? HAPROXY_FAULT_KINDS : eventOrdering === 'sequenced' ? SEQUENCED_FAULT_KINDS : FAULT_KINDS;
 
 const faults = (values.faults ?? known.join(',')).split(',').filter(Boolean) as FaultKind[];
 const unknown = faults.filter((f) => !known.includes(f));

@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { sleep } from '../../server/retry.ts';
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { Cluster } from './cluster.ts';
-import { FAULT_KINDS, HAPROXY_FAULT_KINDS, injectFaults, type FaultKind } from './faults.ts';
+import { FAULT_KINDS, HAPROXY_FAULT_KINDS, injectFaults, SEQUENCED_FAULT_KINDS, type FaultKind } from './faults.ts';
 import { Random } from './random.ts';
 import { ChaosSubscriber, type SubscriberKind } from './subscribers.ts';
 import { startWriters } from './writers.ts';
@@ -84,7 +84,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       signal: stopWork.signal,
       watchedIds: watched.map((w) => w.id),
     });
-    const faults = injectFaults({ cluster, subscribers, random, everyMs: opts.faultEveryMs, kinds: opts.faults ?? (opts.viaHaproxy ? HAPROXY_FAULT_KINDS : FAULT_KINDS), signal: stopWork.signal });
+    const faults = injectFaults({ cluster, subscribers, random, everyMs: opts.faultEveryMs, kinds: opts.faults ?? (opts.viaHaproxy ? HAPROXY_FAULT_KINDS : opts.eventOrdering === 'sequenced' ? SEQUENCED_FAULT_KINDS : FAULT_KINDS), signal: stopWork.signal });
 
     await sleep(opts.seconds * 1000);
     stopWork.abort();
