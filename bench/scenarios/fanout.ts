@@ -103,10 +103,10 @@ export async function runFanout(ctx: ScenarioContext): Promise<void> {
   ctx.details.fanout = results;
 }
 
-export async function measureOurs(ctx: ScenarioContext, plan: FanoutPlan, ordering: 'commit' | 'sequenced' = 'commit'): Promise<SystemResult> {
+export async function measureOurs(ctx: ScenarioContext, plan: FanoutPlan, ordering?: 'commit' | 'sequenced'): Promise<SystemResult> {
   const { subscribers, processes, rate: perSecond, rateEvents, floodEvents } = plan;
-  const databaseUrl = await ctx.database.create(`bench_fanout_${subscribers}_${perSecond}_${ordering}`);
-  const server = await startServer({ DATABASE_URL: databaseUrl, EVENT_ORDERING: ordering });
+  const databaseUrl = await ctx.database.create(`bench_fanout_${subscribers}_${perSecond}${ordering ? `_${ordering}` : ''}`);
+  const server = await startServer({ DATABASE_URL: databaseUrl, EVENT_ORDERING: ordering ?? 'commit' });
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   const group = new SubscriberGroup(subscribers, processes);
   try {
