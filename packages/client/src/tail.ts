@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Follows the orders' changes in a terminal, one line each, on the client library: the
  * package's `live-orders-tail` command (`npm run tail` in the repository).
