@@ -27,7 +27,8 @@ FROM ${NODE_IMAGE} AS production-dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/client/package.json ./packages/client/
-# Its build first, so that npm ci links its command (node_modules/.bin/live-orders-tail).
+# Its command (bin/ loads dist/), linked by npm ci as node_modules/.bin/live-orders-tail.
+COPY packages/client/bin ./packages/client/bin
 COPY --from=build /app/packages/client/dist ./packages/client/dist
 COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -4,7 +4,7 @@
  *   npm run build && npm run check:production
  *
  * Copies what the image's last stage holds (package.json, package-lock.json, patches/, dist/,
- * and the client package's package.json and dist/) to a temporary directory, installs there
+ * and the client package's package.json, bin/ and dist/) to a temporary directory, installs there
  * with `npm ci --omit=dev`, checks that no dev dependency came along and that the postgres.js
  * patch was applied, then starts `npm run start:prod` (node on the built JavaScript) twice: on
  * an embedded PostgreSQL in that directory, then on that same cluster through PgBouncer in
@@ -44,7 +44,7 @@ let pooler: PgBouncer | undefined;
 try {
   // The client package is a workspace: npm ci wants its package.json, and links its command.
   await mkdir(path.join(work, CLIENT), { recursive: true });
-  for (const entry of ['package.json', 'package-lock.json', 'patches', 'dist', `${CLIENT}/package.json`, `${CLIENT}/dist`]) {
+  for (const entry of ['package.json', 'package-lock.json', 'patches', 'dist', `${CLIENT}/package.json`, `${CLIENT}/bin`, `${CLIENT}/dist`]) {
     await cp(path.join(root, entry), path.join(work, entry), { recursive: true });
   }
   // npm run passes its own settings down as npm_* variables; the copy gets a clean npm.
