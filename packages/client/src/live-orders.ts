@@ -2,7 +2,6 @@ import { TRPCClientError, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from './app-router.ts';
 import type { EventFilter, Order, OrderEvent } from '../../../shared/orders.ts';
 import { isAfter } from '../../../shared/positions.ts';
-import { MAX_PAGE_SIZE } from '../../../shared/protocol.ts';
 import { backoffMs } from './backoff.ts';
 import { CatchUp } from './catch-up.ts';
 import { iterateChanges } from './change-iterator.ts';
@@ -12,6 +11,7 @@ import { Emitter } from './emitter.ts';
 import { Lifecycle, type ConnectionState } from './lifecycle.ts';
 import { browserOffline, watchNetwork } from './network-watch.ts';
 import { OrdersCopy } from './orders-copy.ts';
+import { readSnapshot } from './snapshot.ts';
 
 export type { ConnectionState } from './lifecycle.ts';
 
@@ -214,33 +214,20 @@ class LiveOrdersClient implements LiveOrders {
     this.#subscribe(run, from);
   }
 
-  /**
-   * Reads the snapshot into a fresh copy. The subscription starts right after the first
-   * page, from its `lastEventId`, so no change falls between; later pages are newer
-   * snapshots, and merging by version keeps the copy right whatever order things arrive in.
-   */
+  /** The snapshot, with the subscription started from its first page (see `readSnapshot`). */
   async #loadSnapshot(run: number) {
-    const { status, orderId } = this.#options.filter ?? {};
-    const keep = (rows: Order[]) => (orderId === undefined ? rows : rows.filter((o) => o.id === orderId));
-    const fresh = new OrdersCopy();
+    let fresh: OrdersCopy | null;
     try {
-      const first = await this.api.orders.list.query({ limit: MAX_PAGE_SIZE, status });
-      if (!this.#life.isCurrent(run)) return;
-      fresh.mergePage(keep(first.orders));
-      this.#loading = fresh;
-      this.#position = first.lastEventId;
-      this.#subscribe(run, first.lastEventId);
-      for (let cursor = first.nextCursor; cursor; ) {
-        const page = await this.api.orders.list.query({ limit: MAX_PAGE_SIZE, status, cursor });
-        if (!this.#life.isCurrent(run)) return;
-        fresh.mergePage(keep(page.orders));
-        cursor = page.nextCursor;
-      }
+      fresh = await readSnapshot(this.api, this.#options.filter, () => this.#life.isCurrent(run), (copy, lastEventId) => {
+        this.#loading = copy;
+        this.#position = lastEventId;
+        this.#subscribe(run, lastEventId);
+      });
     } catch (err) {
       if (this.#life.isCurrent(run)) this.#failed(err);
       return;
     }
-    fresh.snapshotComplete();
+    if (!fresh) return;
     this.#copy = fresh;
     this.#loading = null;
     this.#loaded = true;
