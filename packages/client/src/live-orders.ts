@@ -98,6 +98,8 @@ class LiveOrdersClient implements LiveOrders {
   readonly ready: Promise<void>;
   #options: Required<Pick<LiveOrdersOptions, 'retryDelayMs' | 'snapshot'>> & LiveOrdersOptions;
   #events = new Emitter<LiveOrdersEvents>();
+  /** Told once, on stopping; `state` may already have read `offline` (the browser's network). */
+  #stopping = new Emitter<{ stopped: undefined }>();
   #life: Lifecycle;
   #transport: Transport;
   #connection: Connection;
@@ -160,7 +162,7 @@ class LiveOrdersClient implements LiveOrders {
     const life = this.#life;
     return iterateChanges({
       onChange: (listener) => this.on('change', listener),
-      onStopped: (listener) => this.on('state', () => life.phase === 'stopped' && listener()),
+      onStopped: (listener) => this.#stopping.on('stopped', listener),
       get stopped() {
         return life.phase === 'stopped';
       },
@@ -413,5 +415,6 @@ class LiveOrdersClient implements LiveOrders {
     this.#catchUp = null;
     this.#stopWatchingNetwork();
     this.#life.moveTo('stopped');
+    this.#stopping.emit('stopped', undefined);
   }
 }
