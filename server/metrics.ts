@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Transport } from '../shared/protocol.ts';
 
-/** How a subscription's events reach its client. */
-export type Transport = 'websocket' | 'sse';
+export type { Transport };
 
 /** What the metrics read at scrape time instead of being told on every change. */
 export type MetricsSources = {

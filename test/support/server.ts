@@ -18,6 +18,7 @@ import { createLogger } from '../../server/logger.ts';
 import { startPgBouncer } from './pgbouncer.ts';
 import type { AppRouter } from '../../server/routers/app.ts';
 import type { OrderEvent } from '../../shared/orders.ts';
+import { authorizationHeader } from '../../shared/protocol.ts';
 
 export type Client = TRPCClient<AppRouter>;
 
@@ -90,7 +91,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   // Reads the log with the first writer token, if there are tokens.
   const adminToken = config.tokens.find((t) => t.role === 'writer')?.secret;
   const reader = createTRPCClient<AppRouter>({
-    links: [httpBatchLink({ url: `${app.url}/trpc`, headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {} })],
+    links: [httpBatchLink({ url: `${app.url}/trpc`, headers: authorizationHeader(adminToken) })],
   });
 
   const server: TestServer = {
@@ -98,7 +99,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     url: app.url,
     sql,
     client({ token, allOverWebSocket = false, transport = 'websocket' } = {}) {
-      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+      const headers = authorizationHeader(token);
       if (transport === 'sse') {
         return createTRPCClient<AppRouter>({
           links: [
