@@ -142,7 +142,7 @@ describe('orders.onChange', () => {
     // Drop every WebSocket from the server side while the writers run, twice.
     for (let drops = 0; drops < 2; drops++) {
       await subscriber.waitForCount((drops + 1) * 50);
-      server.app.dropWebSockets();
+      server.drills.dropWebSockets();
     }
     await writing;
     const expected = await server.logAfter(from);

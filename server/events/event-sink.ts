@@ -1,7 +1,7 @@
 import type { OrderEvent } from '../../shared/orders.ts';
 
 /**
- * Where a subscriber's events go: a WebSocket subscription's frames (trpc/subscription-sink.ts)
+ * Where a subscriber's events go: a WebSocket subscription's frames (ws/subscription-sink.ts)
  * or the queue an async generator yields from (stream.ts). The push core (`pushEvents`) sends
  * to it while it has room, and falls back to reading the log when it has none, so a sink is
  * bounded by its own measure of room and never has to drop or buffer without limit.
