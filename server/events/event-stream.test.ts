@@ -55,7 +55,7 @@ describe('EventStream', () => {
     expect(await delivered(metrics, 'sse')).toBe(3);
     expect(await delivered(metrics, 'websocket')).toBe(0);
     abort.abort();
-    await iterator.return?.();
+    await iterator.return?.(undefined);
     expect(hub.subscriberCount).toBe(0);
   });
 

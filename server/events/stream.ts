@@ -1,6 +1,7 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { backoffDelay, sleep } from '../retry.ts';
+import { untilWoken } from '../until-woken.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub, HubSubscriber } from './hub.ts';
 import { isAfter } from './position.ts';
@@ -176,15 +177,10 @@ class EventQueue implements EventSink {
   }
 
   waitForRoom(signal: AbortSignal): Promise<void> {
-    if (this.hasRoom() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#wakeWriter = undefined;
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#wakeWriter = done;
-      signal.addEventListener('abort', done, { once: true });
+    if (this.hasRoom()) return Promise.resolve();
+    return untilWoken(signal, (wake) => {
+      this.#wakeWriter = wake;
+      return () => (this.#wakeWriter = undefined);
     });
   }
 
@@ -203,14 +199,9 @@ class EventQueue implements EventSink {
         return undefined;
       }
       if (signal.aborted) return undefined;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#wakeReader = undefined;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.#wakeReader = done;
-        signal.addEventListener('abort', done, { once: true });
+      await untilWoken(signal, (wake) => {
+        this.#wakeReader = wake;
+        return () => (this.#wakeReader = undefined);
       });
     }
     const taken = this.#events;

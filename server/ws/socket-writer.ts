@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { untilWoken } from '../until-woken.ts';
 import { MAX_BUFFERED_BYTES } from './backpressure.ts';
 import type { TurnWrites, TurnWriter } from './turn-writes.ts';
 
@@ -59,21 +60,18 @@ export class SocketWriter implements TurnWriter {
 
   #drained(signal: AbortSignal): Promise<void> {
     const socket = this.socket;
-    return new Promise<void>((resolve) => {
-      if (socket.destroyed || signal.aborted || socket.writableLength === 0) return resolve();
-      // 'drain' comes once a write that passed the high-water mark has been flushed: any
-      // buffer over the backpressure limit has had one. The timer is a safety net only.
-      const done = () => {
+    if (socket.destroyed || socket.writableLength === 0) return Promise.resolve();
+    // 'drain' comes once a write that passed the high-water mark has been flushed: any
+    // buffer over the backpressure limit has had one. The timer is a safety net only.
+    return untilWoken(signal, (wake) => {
+      const timer = setTimeout(wake, DRAIN_CHECK_MS);
+      socket.on('drain', wake);
+      socket.on('close', wake);
+      return () => {
         clearTimeout(timer);
-        socket.off('drain', done);
-        socket.off('close', done);
-        signal.removeEventListener('abort', done);
-        resolve();
+        socket.off('drain', wake);
+        socket.off('close', wake);
       };
-      const timer = setTimeout(done, DRAIN_CHECK_MS);
-      socket.on('drain', done);
-      socket.on('close', done);
-      signal.addEventListener('abort', done);
     });
   }
 
