@@ -12,7 +12,7 @@ export interface EventSink {
   /**
    * Takes one event; called only right after `hasRoom()` said yes. `more`: another event
    * follows at once, in this turn of the event loop (a page, a published batch): a socket
-   * sink holds its write for it (trpc/turn-writes.ts).
+   * sink holds its write for it (ws/turn-writes.ts).
    */
   send(event: OrderEvent, more: boolean): void;
   /** Resolves once there is room again, the sink is gone, or `signal` aborts. */
