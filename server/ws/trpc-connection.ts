@@ -92,10 +92,10 @@ export class TRPCConnection<TRouter extends AnyTRPCRouter> {
   // Tells context creation that the connection closed; dropped once the context is made
   // (nothing of ours listens later), as an AbortSignal costs about 1 KB per connection.
   #closed: AbortController | undefined = new AbortController();
-  readonly ws: WebSocket;
+  private readonly ws: WebSocket;
 
   constructor(
-    readonly writer: SocketWriter,
+    private readonly writer: SocketWriter,
     req: IncomingMessage,
     private readonly shared: ConnectionShared<TRouter>,
   ) {
