@@ -45,7 +45,7 @@ export type HttpServer = {
   dropEventStreams(): number;
   /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
   eventStreamBufferedBytes(): number[];
-  /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
+  /** tRPC over WebSocket on /trpc (server/ws/transport.ts). */
   webSockets: WebSocketTransport;
 };
 
