@@ -12,7 +12,7 @@ import { EventSource } from 'eventsource';
 import postgres from 'postgres';
 import { inject, test as base } from 'vitest';
 import WebSocket from 'ws';
-import { startApp, type App } from '../../server/app.ts';
+import { startAppWithDrills, type App, type Drills } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startPgBouncer } from './pgbouncer.ts';
@@ -24,6 +24,8 @@ export type Client = TRPCClient<AppRouter>;
 
 export type TestServer = {
   app: App;
+  /** What tests do to the server's connections besides (cut them, read their buffers). */
+  drills: Drills;
   /** http://127.0.0.1:port */
   url: string;
   /** A direct connection to this server's database, for raw-SQL writes and checks. */
@@ -85,7 +87,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ? { DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url }
     : { DATABASE_URL: database.url };
   const config = loadConfig({ ...databaseEnv, PORT: '0', HOST: '127.0.0.1', ...env });
-  const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const { app, drills } = await startAppWithDrills(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
   const sockets = new Map<Client, ReturnType<typeof createWSClient>>();
   // Reads the log with the first writer token, if there are tokens.
@@ -96,6 +98,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 
   const server: TestServer = {
     app,
+    drills,
     url: app.url,
     sql,
     client({ token, allOverWebSocket = false, transport = 'websocket' } = {}) {
