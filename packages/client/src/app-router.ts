@@ -18,7 +18,7 @@ export type AppRouter = TRPCBuiltRouter<
       update: TRPCMutationProcedure<{ input: { id: string; customerName?: string | undefined; productName?: string | undefined; status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; expectedVersion?: number | undefined; }; output: { id: string; customerName: string; productName: string; status: OrderStatus; version: number; createdAt: string; updatedAt: string; }; meta: object }>;
       delete: TRPCMutationProcedure<{ input: { id: string; expectedVersion?: number | undefined; }; output: { id: string; }; meta: object }>;
       history: TRPCQueryProcedure<{ input: { id: string; }; output: HistoryEvent[]; meta: object }>;
-      onChange: TRPCSubscriptionProcedure<{ input: { lastEventId?: string | null | undefined; orderId?: string | undefined; status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; } | undefined; output: AsyncIterable<never, any, unknown> | AsyncIterable<{ id: string; data: OrderEvent; }, never, unknown>; meta: object }>;
+      onChange: TRPCSubscriptionProcedure<{ input: { lastEventId?: string | null | undefined; orderId?: string | undefined; status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; } | undefined; output: AsyncIterable<{ id: string; data: OrderEvent; }, any, any>; meta: object }>;
     };
     events: {
       list: TRPCQueryProcedure<{ input: { after?: string | undefined; limit?: number | undefined; } | undefined; output: { events: OrderEvent[]; lastEventId: string; }; meta: object }>;
