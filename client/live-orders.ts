@@ -2,6 +2,7 @@ import { TRPCClientError, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '../server/routers/app.ts';
 import type { EventFilter, Order, OrderEvent } from '../shared/orders.ts';
 import { MAX_PAGE_SIZE } from '../shared/protocol.ts';
+import { positionOf } from '../shared/resume-id.ts';
 import { backoffMs } from './backoff.ts';
 import { CatchUp } from './catch-up.ts';
 import { connect, type Connection, type TokenSource, type Transport, type WebSocketConstructor } from './links.ts';
@@ -57,7 +58,7 @@ export type LiveOrders = {
   readonly orders: ReadonlyMap<string, Order>;
   readonly state: ConnectionState;
   readonly transport: Transport;
-  /** The position of the last change applied (or of the snapshot); null before either. */
+  /** The position of the last change applied (or of the snapshot); null before either. A plain position: the library resumes from the tracked id it keeps itself. */
   readonly lastEventId: string | null;
   /** Changes caught up after the last reconnect, once all are in; null before. */
   readonly caughtUp: number | null;
@@ -99,6 +100,12 @@ class LiveOrdersClient implements LiveOrders {
   /** The copy being read while a snapshot loads; events go here until it replaces `#copy`. */
   #loading: OrdersCopy | null = null;
   #loaded = false;
+  /**
+   * Where to resume: the tracked id of the last change applied (or the snapshot's `resumeId`),
+   * kept as the server gave it. It may name the event as well as its position, so that the
+   * server can tell us when that event is gone (a failover, a restore); positions for
+   * comparing are taken from it by `positionOf`, nothing else reads into it.
+   */
   #position: string | null = null;
   #phase: Phase = 'connecting';
   #state: ConnectionState = 'connecting';
@@ -140,7 +147,7 @@ class LiveOrdersClient implements LiveOrders {
     return this.#transport;
   }
   get lastEventId() {
-    return this.#position;
+    return this.#position === null ? null : positionOf(this.#position);
   }
   get caughtUp() {
     return this.#caughtUp;
@@ -237,7 +244,7 @@ class LiveOrdersClient implements LiveOrders {
     let from = this.#position ?? this.#options.from ?? null;
     if (from === null) {
       try {
-        from = (await this.api.orders.list.query({ limit: 1 })).lastEventId;
+        from = (await this.api.orders.list.query({ limit: 1 })).resumeId;
       } catch (err) {
         if (run === this.#run) this.#failed(err);
         return;
@@ -262,8 +269,8 @@ class LiveOrdersClient implements LiveOrders {
       if (run !== this.#run) return;
       fresh.mergePage(keep(first.orders));
       this.#loading = fresh;
-      this.#position = first.lastEventId;
-      this.#subscribe(run, first.lastEventId);
+      this.#position = first.resumeId;
+      this.#subscribe(run, first.resumeId);
       for (let cursor = first.nextCursor; cursor; ) {
         const page = await this.api.orders.list.query({ limit: MAX_PAGE_SIZE, status, cursor });
         if (run !== this.#run) return;
@@ -282,7 +289,7 @@ class LiveOrdersClient implements LiveOrders {
     this.#settle.resolve();
     const reason = this.#resyncReason;
     this.#resyncReason = null;
-    if (reason !== null) this.#emit('resynced', { reason, lastEventId: this.#position ?? '0' });
+    if (reason !== null) this.#emit('resynced', { reason, lastEventId: this.lastEventId ?? '0' });
   }
 
   #subscribe(run: number, from: string | null) {
@@ -314,12 +321,13 @@ class LiveOrdersClient implements LiveOrders {
 
   #receive(id: string, event: OrderEvent) {
     // A resumed stream starts after the position sent; this guards the seam all the same.
-    if (this.#position !== null && BigInt(id) <= BigInt(this.#position)) return;
+    const position = positionOf(id);
+    if (this.#position !== null && BigInt(position) <= BigInt(positionOf(this.#position))) return;
     this.#position = id;
     // Without a snapshot there is no copy to keep: changes only.
     if (this.#options.snapshot) (this.#loading ?? this.#copy).apply(event);
     this.#emit('change', event);
-    if (this.#catchUp?.received(id)) this.#finishCatchUp();
+    if (this.#catchUp?.received(position)) this.#finishCatchUp();
   }
 
   /** The server acknowledged the subscription: events flow from here. */
@@ -433,11 +441,11 @@ class LiveOrdersClient implements LiveOrders {
     }
     // Changes only: go on from the log's end; what fell in the gap is gone.
     try {
-      const { lastEventId } = await this.api.orders.list.query({ limit: 1 });
+      const { lastEventId, resumeId } = await this.api.orders.list.query({ limit: 1 });
       if (next !== this.#run) return;
-      this.#position = lastEventId;
+      this.#position = resumeId;
       this.#emit('resynced', { reason, lastEventId });
-      this.#subscribe(next, lastEventId);
+      this.#subscribe(next, resumeId);
     } catch (err) {
       if (next === this.#run) this.#failed(err);
     }
@@ -446,14 +454,14 @@ class LiveOrdersClient implements LiveOrders {
   #beginCatchUp() {
     if (this.#catchUp) return this.#catchUp.dropped();
     if ( this.#position === null || !this.#loaded && this.#options.snapshot) return;
-    this.#catchUp = new CatchUp(this.#position, this.#options.filter !== undefined, () => this.#finishCatchUp());
+    this.#catchUp = new CatchUp(positionOf(this.#position), this.#options.filter !== undefined, () => this.#finishCatchUp());
     this.#caughtUp = null;
   }
 
   async #readHead(catchUp: CatchUp) {
     try {
       const { lastEventId } = await this.api.orders.list.query({ limit: 1 });
-      if (catchUp === this.#catchUp && catchUp.headRead(lastEventId, this.#position)) this.#finishCatchUp();
+      if (catchUp === this.#catchUp && catchUp.headRead(lastEventId, this.lastEventId)) this.#finishCatchUp();
     } catch {
       // The connection went again; the next reconnect reads the head anew.
     }

@@ -7,6 +7,7 @@ import {
   MAX_PAGE_SIZE,
 } from './protocol.ts';
 import { ORDER_STATUSES, type OrderStatus } from './order-status.ts';
+import { resumeIdSchema } from './resume-id.ts';
 
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
 
@@ -158,8 +159,12 @@ export const listEventsInput = z
 
 export const onChangeInput = z
   .strictObject({
-    /** resume after this position; absent or null: start at the live end */
-    lastEventId: eventPositionSchema.nullish(),
+    /**
+     * resume after this: a tracked id the subscription sent (position and digest; refused
+     * with PRECONDITION_FAILED if that event is no longer in the log as the client saw it),
+     * `orders.list`'s `resumeId`, or a plain position; absent or null: start at the live end
+     */
+    lastEventId: resumeIdSchema.nullish(),
     orderId: orderIdSchema.optional(),
     status: orderStatusSchema.optional(),
   })

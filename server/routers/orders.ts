@@ -11,6 +11,7 @@ import {
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
+import { resumeIdOf } from '../events/logged-event.ts';
 import { pushEvents, PushToSink, streamEvents, type ReadLog } from '../events/stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
@@ -46,7 +47,9 @@ export const ordersRouter = router({
 
   /**
    * Every change after `lastEventId` (replayed from the log), then live. The tRPC client
-   * puts the last tracked id it saw into `lastEventId` when it reconnects.
+   * puts the last tracked id it saw into `lastEventId` when it reconnects. Tracked ids are
+   * resume ids (position and digest, shared/resume-id.ts): a client whose event is no longer
+   * in the log as it saw it (a failover, a restore) is refused with PRECONDITION_FAILED.
    *
    * Over our WebSocket transport the context holds the subscription's sink (its request id
    * and socket), and every event is written there, framed once for all subscribers; nothing
@@ -85,7 +88,7 @@ export const ordersRouter = router({
       try {
         for await (const event of streamEvents(hub, readLog, MAX_PAGE_SIZE, options)) {
           metrics.eventsDelivered(transport);
-          yield tracked(event.id, event);
+          yield tracked(resumeIdOf(event), event);
         }
       } finally {
         close();
