@@ -2,6 +2,7 @@ import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/o
 import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { backoffDelay, sleep } from '../retry.ts';
+import { RECOVERY_QUERY_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub, HubSubscriber } from './hub.ts';
 import { resumeIdOf } from './logged-event.ts';
@@ -297,7 +298,7 @@ async function readPatiently(
 ): Promise<OrderEvent[] | undefined> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await readLog(after, limit, filter);
+      return await withTimeLimit(readLog(after, limit, filter), RECOVERY_QUERY_TIME_LIMIT_MS, 'reading the log');
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       await sleep(backoffDelay(attempt), signal);
