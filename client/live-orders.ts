@@ -23,7 +23,7 @@ export type LiveOrdersOptions = {
   filter?: EventFilter;
   /** Default true: keep a copy of the orders. false: only the changes after `from`. */
   snapshot?: boolean;
-  /** Without a snapshot: start after this position; absent or null, at the live end. */
+  /** Without a snapshot: start after this position, or a `resumeId` saved earlier; absent or null, at the live end. */
   from?: string | null;
   /** For runtimes without a global WebSocket (Node 20): the `ws` package. */
   WebSocket?: WebSocketConstructor;
@@ -60,6 +60,13 @@ export type LiveOrders = {
   readonly transport: Transport;
   /** The position of the last change applied (or of the snapshot); null before either. A plain position: the library resumes from the tracked id it keeps itself. */
   readonly lastEventId: string | null;
+  /**
+   * What the library resumes from: the tracked id of the last change applied (or the
+   * snapshot's `resumeId`), an opaque string. Save this rather than `lastEventId` to resume
+   * later with `from`: the server then also tells you if that change was lost since (a
+   * failover, a restore), instead of going on from its position in another history.
+   */
+  readonly resumeId: string | null;
   /** Changes caught up after the last reconnect, once all are in; null before. */
   readonly caughtUp: number | null;
   /** Settles when the first snapshot is complete (without one: when first live); rejects on a fatal error before. */
@@ -148,6 +155,9 @@ class LiveOrdersClient implements LiveOrders {
   }
   get lastEventId() {
     return this.#position === null ? null : positionOf(this.#position);
+  }
+  get resumeId() {
+    return this.#position;
   }
   get caughtUp() {
     return this.#caughtUp;

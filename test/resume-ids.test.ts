@@ -5,6 +5,8 @@
  * failover or a restore amounts to for the log; test/failover.test.ts does it for real.
  */
 import { TRPCClientError } from '@trpc/client';
+import WebSocket from 'ws';
+import { createLiveOrders, type ResyncNotice } from 'live-orders/client';
 import { describe, expect, vi } from 'vitest';
 import { eventDigest } from '../server/db/event-digest.ts';
 import { orderEvents } from '../server/db/schema.ts';
@@ -176,6 +178,35 @@ describe('resume ids', () => {
     await next.waitForCount(1);
     expect(next.events[0]!.order.customerName).toBe('next');
     next.stop();
+  });
+
+  test('the client library: a saved resumeId resumes where it was, and is refused once its event is gone', async ({ server }) => {
+    const writer = server.client({ transport: 'sse' });
+    const Ws = WebSocket as unknown as typeof globalThis.WebSocket;
+    const first = createLiveOrders({ url: server.url, snapshot: false, WebSocket: Ws });
+    await first.ready;
+    await change(writer, 'seen');
+    const [{ head }] = await server.sql<[{ head: string }]>`select max(id)::text as head from order_events`;
+    await vi.waitFor(() => expect(first.lastEventId).toBe(head), { timeout: 10_000 });
+    const saved = first.resumeId!;
+    expect(parseResumeId(saved)).toEqual({ position: head, digest: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    await first.close();
+
+    await change(writer, 'while away');
+    const again = createLiveOrders({ url: server.url, snapshot: false, from: saved, WebSocket: Ws });
+    const caught: string[] = [];
+    again.on('change', (e) => caught.push(e.order.customerName));
+    await vi.waitFor(() => expect(caught).toEqual(['while away']), { timeout: 10_000 });
+    await again.close();
+
+    // The saved event becomes another one (a failover or a restore): told, not resumed.
+    await server.sql`update order_events set actor = 'the other history' where id = ${head}`;
+    const third = createLiveOrders({ url: server.url, snapshot: false, from: saved, WebSocket: Ws });
+    const resyncs: ResyncNotice[] = [];
+    third.on('resynced', (n) => resyncs.push(n));
+    await vi.waitFor(() => expect(resyncs).toHaveLength(1), { timeout: 10_000 });
+    expect(resyncs[0]!.reason).toMatch(DIVERGED);
+    await third.close();
   });
 
   test('a bad lastEventId is BAD_REQUEST naming the field; nothing starts', async ({ server }) => {
