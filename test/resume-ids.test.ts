@@ -153,12 +153,16 @@ describe('resume ids', () => {
     atPrunedEnd.stop();
   });
 
-  test('a history that changes under a running server: its live subscribers are told, the listener goes on', async ({ server }) => {
+  test('a history that changes under a running server: live subscribers whose last event changed are told, filtered ones whose last event stayed go on, the listener goes on', async ({ server }) => {
     const writer = server.client({ transport: 'sse' });
     const from = (await writer.orders.list.query({ limit: 1 })).lastEventId;
+    const watched = await change(writer, 'watched');
+    // Filtered: the last event it receives is the watched order's, which stays as it was.
+    const filtered = transports.map((transport) => record(server.client({ transport }), { lastEventId: from, orderId: watched.id }));
+    for (const s of filtered) await s.waitForCount(1);
     const subscribers = transports.map((transport) => record(server.client({ transport }), { lastEventId: from }));
     await change(writer, 'before');
-    for (const s of subscribers) await s.waitForCount(1);
+    for (const s of subscribers) await s.waitForCount(2);
     const last = positionOf(subscribers[0]!.ids.at(-1)!);
 
     // The event everyone saw last becomes another (as a failover that lost it, and a new
@@ -169,6 +173,15 @@ describe('resume ids', () => {
       const error = await refusal(s);
       expect(codeOf(error)).toBe('PRECONDITION_FAILED');
       expect((error as Error).message).toMatch(DIVERGED);
+    }
+
+    // The filtered ones saw nothing that changed: they go on, with no gap and no refusal.
+    await writer.orders.update.mutate({ id: watched.id, status: 'shipped' });
+    for (const s of filtered) {
+      await s.waitForCount(2);
+      expect(s.events.map((e) => [e.orderId, e.type])).toEqual([[watched.id, 'created'], [watched.id, 'updated']]);
+      expect(s.errors).toEqual([]);
+      s.stop();
     }
 
     // The server itself went on from the new head: a new subscriber gets what comes next.

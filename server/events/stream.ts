@@ -1,6 +1,7 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
+import { LogGapError } from '../db/events.ts';
 import { backoffDelay, sleep } from '../retry.ts';
 import { RECOVERY_QUERY_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventSink } from './event-sink.ts';
@@ -57,6 +58,8 @@ class Push {
    * refused if the log's history changed under it); before any, the id the push started at.
    */
   #cursorEvent: OrderEvent | undefined;
+  /** The last event sent to the sink: what the client has seen last (the cursor may be past it). */
+  #sentEvent: OrderEvent | undefined;
   readonly #start: ResumeId;
   readonly #take = this.take.bind(this);
 
@@ -86,10 +89,24 @@ class Push {
       if (matchesFilter(event, filter)) {
         if (!sink.hasRoom()) return false;
         sink.send(event, i < last);
+        this.#sentEvent = event;
       }
       this.#cursor = event.id;
       this.#cursorEvent = event;
     }
+    return true;
+  }
+
+  /**
+   * The log's history changed under the cursor (LogGapError 'diverged': a failover or a
+   * restore). The client has seen the events sent, not the cursor, which also passed events
+   * its filter skipped: if the last one sent is not the cursor's, go back to it, and the
+   * next read either goes on from there with no gap or is refused in turn. True if it did.
+   */
+  #backToLastSent(err: unknown): boolean {
+    if (!(err instanceof LogGapError) || err.reason !== 'diverged' || this.#cursorEvent === this.#sentEvent) return false;
+    this.#cursorEvent = this.#sentEvent;
+    this.#cursor = this.#sentEvent?.id ?? positionOf(this.#start);
     return true;
   }
 
@@ -110,7 +127,15 @@ class Push {
       while (!signal.aborted) {
         if (fromLog || subscriber.overflowed || ahead) {
           if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
-          const page = await (ahead ?? this.readAfter(this.#cursorId()));
+          let page: OrderEvent[] | undefined;
+          try {
+            page = await (ahead ?? this.readAfter(this.#cursorId()));
+          } catch (err) {
+            ahead = undefined;
+            if (!this.#backToLastSent(err)) throw err;
+            fromLog = true;
+            continue;
+          }
           ahead = undefined;
           if (page === undefined) break; // aborted while the database was away
           // A full page: the next one is read while this one is sent. A short one means we
@@ -124,6 +149,7 @@ class Push {
             sink.send(event, i < last);
             this.#cursor = event.id;
             this.#cursorEvent = event;
+            this.#sentEvent = event;
           }
           fromLog = false;
           continue;
