@@ -1,13 +1,18 @@
 import { DatabaseUnavailableError } from './db/errors.ts';
 
 /**
- * How long a query on a recovery path (the listener's read of the log, a subscriber's read
- * after falling behind or reconnecting) may take before it counts as the database being
- * away. After a failover a connection to the old primary can hang rather than fail (its host
- * gone without a reset); the reader must not wait on it for good, but retry (with backoff)
- * on a fresh connection, which finds the new primary.
+ * How long a read of the log on a recovery path may take before it counts as the database
+ * being away: the listener's, after it reconnects, and a subscriber's, after it fell behind
+ * or reconnected. After a failover a connection to the old primary can hang rather than fail
+ * (its host gone without a reset); the reader must not wait on it for good, but retry (with
+ * backoff) on a fresh connection, which finds the new primary.
+ *
+ * The listener reads an unfiltered page by primary key, which takes milliseconds. A
+ * subscriber's page may be filtered by status, which is not indexed, and scan far to fill
+ * it, so it gets longer: a limit it hit on a healthy database would make it retry forever.
  */
-export const RECOVERY_QUERY_TIME_LIMIT_MS = 10_000;
+export const LISTENER_READ_TIME_LIMIT_MS = 10_000;
+export const SUBSCRIBER_READ_TIME_LIMIT_MS = 60_000;
 
 /**
  * `work`, or DatabaseUnavailableError once `ms` have passed, whichever comes first; callers

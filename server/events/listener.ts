@@ -23,7 +23,7 @@ import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { backoffDelay, sleep } from '../retry.ts';
-import { RECOVERY_QUERY_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
+import { LISTENER_READ_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventHub } from './hub.ts';
 
 export type ListenerState = 'connecting' | 'listening' | 'down' | 'stopped';
@@ -153,7 +153,7 @@ export class ChangeListener {
       do {
         this.#drainAgain = false;
         for (;;) {
-          const page = await withTimeLimit(this.#readAfter(this.#hub.resumeId, this.#pageSize), RECOVERY_QUERY_TIME_LIMIT_MS, 'reading the log');
+          const page = await withTimeLimit(this.#readAfter(this.#hub.resumeId, this.#pageSize), LISTENER_READ_TIME_LIMIT_MS, 'reading the log');
           this.#hub.publish(page);
           this.#metrics?.eventsPublished(page);
           if (page.length < this.#pageSize) break;

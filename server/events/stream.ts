@@ -3,7 +3,7 @@ import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { LogGapError } from '../db/events.ts';
 import { backoffDelay, sleep } from '../retry.ts';
-import { RECOVERY_QUERY_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
+import { SUBSCRIBER_READ_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub, HubSubscriber } from './hub.ts';
 import { resumeIdOf } from './logged-event.ts';
@@ -324,7 +324,7 @@ async function readPatiently(
 ): Promise<OrderEvent[] | undefined> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await withTimeLimit(readLog(after, limit, filter), RECOVERY_QUERY_TIME_LIMIT_MS, 'reading the log');
+      return await withTimeLimit(readLog(after, limit, filter), SUBSCRIBER_READ_TIME_LIMIT_MS, 'reading the log');
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       await sleep(backoffDelay(attempt), signal);
