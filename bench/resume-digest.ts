@@ -45,7 +45,7 @@ try {
   const withDigest: number[] = [];
   const withoutDigest: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    let started = performance.now();
+    const started = performance.now();
     for (let after = '0'; ; ) {
       const page = await readEventJsonAfter(db, after, 1000);
       if (page.length === 0) break;
@@ -54,7 +54,6 @@ try {
     replay.push(performance.now() - started);
     withoutDigest.push(await timeQuery(json));
     withDigest.push(await timeQuery(sql`${json} || ${eventDigest}`));
-    started = performance.now();
   }
   const perRowUs = ((median(withDigest) - median(withoutDigest)) * 1000) / EVENTS;
   console.log(`events                         ${EVENTS} (PostgreSQL ${database.version})`);
