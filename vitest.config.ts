@@ -9,6 +9,7 @@ const THROUGH_PGBOUNCER = [
   'test/commit-order.test.ts',
   'test/listener-recovery.test.ts',
   'test/database-outage.test.ts',
+  'test/resume-ids.test.ts', // the digest and the resume check
 ];
 
 export default defineConfig({

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
-import { lastEventPosition, readEventsAfter } from './db/events.ts';
+import { logHead, readEventJsonAfter } from './db/events.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
 import { ChangeListener } from './events/listener.ts';
@@ -97,13 +97,13 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
     cleanup.push(['database pool', () => client.end({ timeout: 2 })]);
 
     const metrics = new Metrics();
-    const hub = new EventHub(await lastEventPosition(db), undefined, () => metrics.subscriberOverflowed());
+    const hub = new EventHub((await logHead(db)).resumeId, undefined, () => metrics.subscriberOverflowed());
     const listener = new ChangeListener({
       databaseUrl: directUrl,
       hub,
       log,
       metrics,
-      readAfter: (after, limit) => readEventsAfter(db, after, limit),
+      readAfter: (after, limit) => readEventJsonAfter(db, after, limit),
     });
     await listener.start();
     cleanup.push(['listener', () => listener.stop()]);

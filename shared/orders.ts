@@ -8,6 +8,7 @@ import {
 } from './protocol.ts';
 import { ORDER_STATUSES, type OrderStatus } from './order-status.ts';
 import { ORDER_ID_PATTERN, POSITION_PATTERN } from './positions.ts';
+import { resumeIdSchema } from './resume-id.ts';
 
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
 
@@ -159,8 +160,12 @@ export const listEventsInput = z
 
 export const onChangeInput = z
   .strictObject({
-    /** resume after this position; absent or null: start at the live end */
-    lastEventId: eventPositionSchema.nullish(),
+    /**
+     * resume after this: a tracked id the subscription sent (position and digest; refused
+     * with PRECONDITION_FAILED if that event is no longer in the log as the client saw it),
+     * `orders.list`'s `resumeId`, or a plain position; absent or null: start at the live end
+     */
+    lastEventId: resumeIdSchema.nullish(),
     orderId: orderIdSchema.optional(),
     status: orderStatusSchema.optional(),
   })

@@ -4,7 +4,7 @@ import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { DEFAULT_ORDER_STATUS, type OrderStatus } from '../../shared/order-status.ts';
 import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/orders.ts';
 import type { Database, Executor, Transaction } from './client.ts';
-import { lastEventPosition, lastKnownOrder } from './events.ts';
+import { lastKnownOrder, logHead } from './events.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
 
 export function toOrder(row: OrderRow): Order {
@@ -185,7 +185,13 @@ export async function deleteOrder(tx: Transaction, id: string, expectedVersion?:
   throw versionConflict(id, expectedVersion!, current.version);
 }
 
-export type OrderPage = { orders: Order[]; nextCursor: string | null; lastEventId: string };
+export type OrderPage = {
+  orders: Order[];
+  nextCursor: string | null;
+  lastEventId: string;
+  /** `lastEventId` as a resume id naming its event: subscribe from this to be told if the log's history changes */
+  resumeId: string;
+};
 
 /**
  * A page of orders by id, with the position of the last event the page reflects. Both come
@@ -199,7 +205,7 @@ export async function listOrders(
 ): Promise<OrderPage> {
   return db.transaction(
     async (tx) => {
-      const lastEventId = await lastEventPosition(tx);
+      const head = await logHead(tx);
       const rows = await tx
         .select()
         .from(orders)
@@ -216,7 +222,8 @@ export async function listOrders(
       return {
         orders: page.map(toOrder),
         nextCursor: more ? page[page.length - 1]!.id.toString() : null,
-        lastEventId,
+        lastEventId: head.position,
+        resumeId: head.resumeId,
       };
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },

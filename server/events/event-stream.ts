@@ -3,6 +3,7 @@ import type { OrderEvent } from '../../shared/orders.ts';
 import type { Metrics, Transport } from '../metrics.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub } from './hub.ts';
+import { resumeIdOf } from './logged-event.ts';
 import { pushEvents, streamEvents, type ReadLog, type StreamOptions } from './stream.ts';
 
 /** What a subscription does as it starts and ends, whichever way it is drained. */
@@ -28,7 +29,7 @@ export type EventStreamSource = {
  * choice, and each way is a drain of this object:
  *
  *   - iterated, as any tRPC adapter does with a subscription's AsyncIterable: each event
- *     yielded as `tracked(position, event)`. Here that is tRPC's HTTP handler, i.e. SSE;
+ *     yielded as `tracked(resumeId, event)` (shared/resume-id.ts). Here that is tRPC's HTTP handler, i.e. SSE;
  *   - pushed to an `EventSink` (`pushTo`), as our WebSocket transport does: the core writes
  *     each event into the sink while it has room, and nothing is yielded, so an idle
  *     subscriber holds no generator.
@@ -69,7 +70,7 @@ export class EventStream implements AsyncIterable<TrackedEnvelope<OrderEvent>> {
     try {
       for await (const event of streamEvents(hub, readLog, pageSize, options)) {
         metrics.eventsDelivered('sse');
-        yield tracked(event.id, event);
+        yield tracked(resumeIdOf(event), event);
       }
     } finally {
       lifecycle.closed('sse');

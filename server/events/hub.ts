@@ -1,4 +1,6 @@
 import type { OrderEvent } from '../../shared/orders.ts';
+import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
+import { resumeIdOf } from './logged-event.ts';
 
 /**
  * In-process fan-out from the listener to subscriptions. Publishing appends the same event
@@ -12,15 +14,23 @@ import type { OrderEvent } from '../../shared/orders.ts';
 export class EventHub {
   /** Position of the newest event published; the live end for new subscribers. */
   position: string;
+  /**
+   * The same as a resume id, naming the newest event published: what the listener reads
+   * after, and where a subscriber that starts at the live end stands, so that either is told
+   * when the log's history changes under it (shared/resume-id.ts).
+   */
+  resumeId: ResumeId;
   readonly #subscribers = new Set<HubSubscriber>();
 
   constructor(
-    startPosition: string,
+    /** The log's head as a resume id (or a plain position) */
+    start: ResumeId,
     readonly capacity = 1024,
     /** Told each time a subscriber overflows (the metrics count them). */
     readonly onOverflow: () => void = () => {},
   ) {
-    this.position = startPosition;
+    this.position = positionOf(start);
+    this.resumeId = start;
   }
 
   get subscriberCount(): number {
@@ -31,16 +41,19 @@ export class EventHub {
     const last = events[events.length - 1];
     if (!last) return;
     this.position = last.id;
+    this.resumeId = resumeIdOf(last);
     for (const s of this.#subscribers) s.push(events);
   }
 
   /**
-   * The log cannot go on from `position` (LogGapError: pruned past it, or behind it after a
-   * restore): the hub goes on from `to`, and every subscriber drops its queue and reads the
-   * log from its own place, where it finds the gap and is refused, not handed a gap.
+   * The log cannot go on from `position` (LogGapError: pruned past it, behind it after a
+   * restore, or its event gone after a failover): the hub goes on from `to` (a resume id),
+   * and every subscriber drops its queue and reads the log from its own place, where it finds
+   * the gap and is refused, not handed a gap (or finds none, if its place is intact).
    */
-  skipTo(to: string): void {
-    this.position = to;
+  skipTo(to: ResumeId): void {
+    this.position = positionOf(to);
+    this.resumeId = to;
     for (const s of this.#subscribers) s.rereadLog();
   }
 
@@ -70,9 +83,9 @@ export class HubSubscriber {
     private readonly capacity: number,
   ) {}
 
-  /** The hub's position: the live end, when this subscriber started. */
-  get hubPosition(): string {
-    return this.hub.position;
+  /** The hub's position as a resume id: the live end, when this subscriber started. */
+  get hubResumeId(): ResumeId {
+    return this.hub.resumeId;
   }
 
   close(): void {

@@ -1,17 +1,24 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
+import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
+import { LogGapError } from '../db/events.ts';
 import { backoffDelay, sleep } from '../retry.ts';
 import { untilWoken } from '../until-woken.ts';
+import { SUBSCRIBER_READ_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub, HubSubscriber } from './hub.ts';
+import { resumeIdOf } from './logged-event.ts';
 import { isAfter } from './position.ts';
 
-/** Reads a page of the log after a position, filtered like `matchesFilter`. */
-export type ReadLog = (after: string, limit: number, filter: EventFilter) => Promise<OrderEvent[]>;
+/**
+ * Reads a page of the log after a resume id, filtered like `matchesFilter`; refuses (with
+ * LogGapError) when the event the id names is no longer the one the log holds there.
+ */
+export type ReadLog = (after: ResumeId, limit: number, filter: EventFilter) => Promise<OrderEvent[]>;
 
 export type StreamOptions = {
-  /** Resume after this position; null starts at the live end. */
-  after: string | null;
+  /** Resume after this resume id (a position, or a position and digest); null starts at the live end. */
+  after: ResumeId | null;
   filter: EventFilter;
   signal: AbortSignal;
 };
@@ -46,7 +53,16 @@ export function pushEvents(
  * whole life (and under tsx every named closure carries a renamed `name`, a few hundred bytes).
  */
 class Push {
+  /** The position of the last event passed (sent, or skipped by the filter): compared per event. */
   #cursor: string;
+  /**
+   * The last event passed, whose resume id the next log read starts after (so the read is
+   * refused if the log's history changed under it); before any, the id the push started at.
+   */
+  #cursorEvent: OrderEvent | undefined;
+  /** The last event sent to the sink: what the client has seen last (the cursor may be past it). */
+  #sentEvent: OrderEvent | undefined;
+  readonly #start: ResumeId;
   readonly #take = this.take.bind(this);
 
   constructor(
@@ -56,7 +72,12 @@ class Push {
     private readonly options: StreamOptions,
     private readonly sink: EventSink,
   ) {
-    this.#cursor = options.after ?? subscriber.hubPosition;
+    this.#start = options.after ?? subscriber.hubResumeId;
+    this.#cursor = positionOf(this.#start);
+  }
+
+  #cursorId(): ResumeId {
+    return this.#cursorEvent === undefined ? this.#start : resumeIdOf(this.#cursorEvent);
   }
 
   /** Sends the events after the cursor that match; false when the sink ran out of room. */
@@ -70,16 +91,31 @@ class Push {
       if (matchesFilter(event, filter)) {
         if (!sink.hasRoom()) return false;
         sink.send(event, i < last);
+        this.#sentEvent = event;
       }
       this.#cursor = event.id;
+      this.#cursorEvent = event;
     }
     return true;
   }
 
-  /** The page after `position`. Anything queued until now is in it, or older than `position`. */
-  readAfter(position: string): Promise<OrderEvent[] | undefined> {
+  /**
+   * The log's history changed under the cursor (LogGapError 'diverged': a failover or a
+   * restore). The client has seen the events sent, not the cursor, which also passed events
+   * its filter skipped: if the last one sent is not the cursor's, go back to it, and the
+   * next read either goes on from there with no gap or is refused in turn. True if it did.
+   */
+  #backToLastSent(err: unknown): boolean {
+    if (!(err instanceof LogGapError) || err.reason !== 'diverged' || this.#cursorEvent === this.#sentEvent) return false;
+    this.#cursorEvent = this.#sentEvent;
+    this.#cursor = this.#sentEvent?.id ?? positionOf(this.#start);
+    return true;
+  }
+
+  /** The page after `from`. Anything queued until now is in it, or older than `from`. */
+  readAfter(from: ResumeId): Promise<OrderEvent[] | undefined> {
     this.subscriber.reset();
-    const page = readPatiently(this.readLog, position, this.pageSize, this.options.filter, this.options.signal);
+    const page = readPatiently(this.readLog, from, this.pageSize, this.options.filter, this.options.signal);
     page.catch(() => {}); // awaited in the loop, unless the subscriber goes away first
     return page;
   }
@@ -93,12 +129,20 @@ class Push {
       while (!signal.aborted) {
         if (fromLog || subscriber.overflowed || ahead) {
           if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
-          const page = await (ahead ?? this.readAfter(this.#cursor));
+          let page: OrderEvent[] | undefined;
+          try {
+            page = await (ahead ?? this.readAfter(this.#cursorId()));
+          } catch (err) {
+            ahead = undefined;
+            if (!this.#backToLastSent(err)) throw err;
+            fromLog = true;
+            continue;
+          }
           ahead = undefined;
           if (page === undefined) break; // aborted while the database was away
           // A full page: the next one is read while this one is sent. A short one means we
           // reached the end of what was visible: the queue has the rest.
-          if (page.length === this.pageSize) ahead = this.readAfter(page.at(-1)!.id);
+          if (page.length === this.pageSize) ahead = this.readAfter(resumeIdOf(page.at(-1)!));
           const last = page.length - 1;
           for (let i = 0; i <= last; i++) {
             const event = page[i]!;
@@ -106,6 +150,8 @@ class Push {
             if (signal.aborted) return;
             sink.send(event, i < last);
             this.#cursor = event.id;
+            this.#cursorEvent = event;
+            this.#sentEvent = event;
           }
           fromLog = false;
           continue;
@@ -217,14 +263,14 @@ class EventQueue implements EventSink {
  */
 async function readPatiently(
   readLog: ReadLog,
-  after: string,
+  after: ResumeId,
   limit: number,
   filter: EventFilter,
   signal: AbortSignal,
 ): Promise<OrderEvent[] | undefined> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await readLog(after, limit, filter);
+      return await withTimeLimit(readLog(after, limit, filter), SUBSCRIBER_READ_TIME_LIMIT_MS, 'reading the log');
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       await sleep(backoffDelay(attempt), signal);

@@ -46,7 +46,9 @@ export const ordersRouter = router({
 
   /**
    * Every change after `lastEventId` (replayed from the log), then live. The tRPC client
-   * puts the last tracked id it saw into `lastEventId` when it reconnects.
+   * puts the last tracked id it saw into `lastEventId` when it reconnects. Tracked ids are
+   * resume ids (position and digest, shared/resume-id.ts): a client whose event is no longer
+   * in the log as it saw it (a failover, a restore) is refused with PRECONDITION_FAILED.
    *
    * One `EventStream` for every transport: tRPC's HTTP handler iterates it (SSE, each event
    * `tracked`), our WebSocket transport has it push into the subscription's socket. Which,

@@ -1,12 +1,15 @@
 import type { OrderEvent } from '../../shared/orders.ts';
-import { LoggedEvent } from '../events/logged-event.ts';
+import { LoggedEvent, resumeIdOf } from '../events/logged-event.ts';
 
 /**
  * tRPC's WebSocket message for one tracked event of a subscription, built so that fan-out costs
  * one serialization per event, not one per subscriber. The bytes are what tRPC's own adapter
  * sends for `tracked(position, event)` (its key order included; the conformance test compares):
  *
- *   {"id":<request id>[,"jsonrpc":"2.0"],"result":{"type":"data","data":{"id":"<position>","data":<event>},"id":"<position>"}}
+ *   {"id":<request id>[,"jsonrpc":"2.0"],"result":{"type":"data","data":{"id":"<resume id>","data":<event>},"id":"<resume id>"}}
+ *
+ * The tracked id is the event's resume id (position and digest, shared/resume-id.ts), which
+ * the client sends back as `lastEventId` when it reconnects.
  *
  * The event's JSON is made once and kept with the event object, which the hub shares between
  * all subscribers. The whole message is kept too, per request-id prefix: clients number their
@@ -37,7 +40,7 @@ export class EventFrames {
     if (entry.prefix === prefix) return entry.message!;
     let message = entry.more?.get(prefix);
     if (message === undefined) {
-      const id = JSON.stringify(event.id);
+      const id = JSON.stringify(resumeIdOf(event));
       message = Buffer.from(`${prefix}"result":{"type":"data","data":{"id":${id},"data":${entry.json}},"id":${id}}}`);
       this.built++;
       if (entry.prefix === undefined) {

@@ -11,7 +11,7 @@ export type AppRouter = TRPCBuiltRouter<
   { ctx: object; meta: object; errorShape: ErrorShape; transformer: false },
   {
     orders: {
-      list: TRPCQueryProcedure<{ input: { status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; limit?: number | undefined; cursor?: string | undefined; } | undefined; output: { orders: Order[]; nextCursor: string | null; lastEventId: string; }; meta: object }>;
+      list: TRPCQueryProcedure<{ input: { status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; limit?: number | undefined; cursor?: string | undefined; } | undefined; output: { orders: Order[]; nextCursor: string | null; lastEventId: string; resumeId: string; }; meta: object }>;
       get: TRPCQueryProcedure<{ input: { id: string; }; output: { id: string; customerName: string; productName: string; status: OrderStatus; version: number; createdAt: string; updatedAt: string; }; meta: object }>;
       create: TRPCMutationProcedure<{ input: { customerName: string; productName: string; status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; idempotencyKey?: string | undefined; }; output: { id: string; customerName: string; productName: string; status: OrderStatus; version: number; createdAt: string; updatedAt: string; }; meta: object }>;
       createMany: TRPCMutationProcedure<{ input: { orders: { customerName: string; productName: string; status?: "pending" | "confirmed" | "shipped" | "delivered" | "cancelled" | undefined; idempotencyKey?: string | undefined; }[]; }; output: Order[]; meta: object }>;
@@ -22,7 +22,7 @@ export type AppRouter = TRPCBuiltRouter<
     };
     events: {
       list: TRPCQueryProcedure<{ input: { after?: string | undefined; limit?: number | undefined; } | undefined; output: { events: OrderEvent[]; lastEventId: string; }; meta: object }>;
-      head: TRPCQueryProcedure<{ input: void; output: { lastEventId: string; }; meta: object }>;
+      head: TRPCQueryProcedure<{ input: void; output: { lastEventId: string; resumeId: string; }; meta: object }>;
     };
   }
 >;

@@ -2,6 +2,7 @@ import { TRPCClientError, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from './app-router.ts';
 import type { EventFilter, Order, OrderEvent } from '../../../shared/orders.ts';
 import { isAfter } from '../../../shared/positions.ts';
+import { positionOf } from '../../../shared/resume-id.ts';
 import { backoffMs } from './backoff.ts';
 import { CatchUp } from './catch-up.ts';
 import { iterateChanges } from './change-iterator.ts';
@@ -28,7 +29,7 @@ export type LiveOrdersOptions = {
   filter?: EventFilter;
   /** Default true: keep a copy of the orders. false: only the changes after `from`. */
   snapshot?: boolean;
-  /** Without a snapshot: start after this position; absent or null, at the live end. */
+  /** Without a snapshot: start after this position, or a `resumeId` saved earlier; absent or null, at the live end. */
   from?: string | null;
   /** For runtimes without a global WebSocket (Node 20): the `ws` package. */
   WebSocket?: WebSocketConstructor;
@@ -63,8 +64,15 @@ export type LiveOrders = {
   readonly orders: ReadonlyMap<string, Order>;
   readonly state: ConnectionState;
   readonly transport: Transport;
-  /** The position of the last change applied (or of the snapshot); null before either. */
+  /** The position of the last change applied (or of the snapshot); null before either. A plain position: the library resumes from the tracked id it keeps itself. */
   readonly lastEventId: string | null;
+  /**
+   * What the library resumes from: the tracked id of the last change applied (or the
+   * snapshot's `resumeId`), an opaque string. Save this rather than `lastEventId` to resume
+   * later with `from`: the server then also tells you if that change was lost since (a
+   * failover, a restore), instead of going on from its position in another history.
+   */
+  readonly resumeId: string | null;
   /** Changes caught up after the last reconnect, once all are in; null before. */
   readonly caughtUp: number | null;
   /** Settles when the first snapshot is complete (without one: when first live); rejects on a fatal error before. */
@@ -107,7 +115,12 @@ class LiveOrdersClient implements LiveOrders {
   /** The copy being read while a snapshot loads; events go here until it replaces `#copy`. */
   #loading: OrdersCopy | null = null;
   #loaded = false;
-  /** The id of the last change applied (or the snapshot's position), exactly as received. */
+  /**
+   * Where to resume: the tracked id of the last change applied (or the snapshot's `resumeId`),
+   * kept as the server gave it. It may name the event as well as its position, so that the
+   * server can tell us when that event is gone (a failover, a restore); positions for
+   * comparing are taken from it by `positionOf`, nothing else reads into it.
+   */
   #position: string | null = null;
   #everLive = false;
   #startedOverWebSocket = false;
@@ -145,6 +158,9 @@ class LiveOrdersClient implements LiveOrders {
     return this.#transport;
   }
   get lastEventId() {
+    return this.#position === null ? null : positionOf(this.#position);
+  }
+  get resumeId() {
     return this.#position;
   }
   get caughtUp() {
@@ -187,8 +203,8 @@ class LiveOrdersClient implements LiveOrders {
   }
 
   /** "Where is the log's head": the position a snapshot read now would start from. */
-  async #head(): Promise<string> {
-    return (await this.api.events.head.query()).lastEventId;
+  async #head(): Promise<{ lastEventId: string; resumeId: string }> {
+    return this.api.events.head.query();
   }
 
   #start(run: number) {
@@ -205,7 +221,7 @@ class LiveOrdersClient implements LiveOrders {
     let from = this.#position ?? this.#options.from ?? null;
     if (from === null) {
       try {
-        from = await this.#head();
+        from = (await this.#head()).resumeId;
       } catch (err) {
         if (this.#life.isCurrent(run)) this.#failed(err);
         return;
@@ -220,10 +236,10 @@ class LiveOrdersClient implements LiveOrders {
   async #loadSnapshot(run: number) {
     let fresh: OrdersCopy | null;
     try {
-      fresh = await readSnapshot(this.api, this.#options.filter, () => this.#life.isCurrent(run), (copy, lastEventId) => {
+      fresh = await readSnapshot(this.api, this.#options.filter, () => this.#life.isCurrent(run), (copy, resumeId) => {
         this.#loading = copy;
-        this.#position = lastEventId;
-        this.#subscribe(run, lastEventId);
+        this.#position = resumeId;
+        this.#subscribe(run, resumeId);
       });
     } catch (err) {
       if (this.#life.isCurrent(run)) this.#failed(err);
@@ -237,7 +253,7 @@ class LiveOrdersClient implements LiveOrders {
     this.#settle.resolve();
     const reason = this.#resyncReason;
     this.#resyncReason = null;
-    if (reason !== null) this.#events.emit('resynced', { reason, lastEventId: this.#position ?? '0' });
+    if (reason !== null) this.#events.emit('resynced', { reason, lastEventId: this.lastEventId ?? '0' });
   }
 
   #subscribe(run: number, from: string | null) {
@@ -363,11 +379,11 @@ class LiveOrdersClient implements LiveOrders {
     }
     // Changes only: go on from the log's end; what fell in the gap is gone.
     try {
-      const lastEventId = await this.#head();
+      const { lastEventId, resumeId } = await this.#head();
       if (!this.#life.isCurrent(next)) return;
-      this.#position = lastEventId;
+      this.#position = resumeId;
       this.#events.emit('resynced', { reason, lastEventId });
-      this.#subscribe(next, lastEventId);
+      this.#subscribe(next, resumeId);
     } catch (err) {
       if (this.#life.isCurrent(next)) this.#failed(err);
     }
@@ -383,8 +399,8 @@ class LiveOrdersClient implements LiveOrders {
   /** The log's head right after reconnecting: how far the catch-up goes. */
   async #readHead(catchUp: CatchUp) {
     try {
-      const head = await this.#head();
-      if (catchUp === this.#catchUp && catchUp.headRead(head, this.#position)) this.#finishCatchUp();
+      const { lastEventId } = await this.#head();
+      if (catchUp === this.#catchUp && catchUp.headRead(lastEventId, this.#position)) this.#finishCatchUp();
     } catch {
       // The connection went again; the next reconnect reads the head anew.
     }
