@@ -12,7 +12,12 @@ import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
 import type { WebSocketCounts } from './trpc/ws-connection.ts';
+import { createCredentials } from './auth/credentials.ts';
+import { createJwtVerifier } from './auth/jwt-verifier.ts';
 import { createAuthenticator } from './auth/principal.ts';
+import { sessionCookie } from './auth/session-cookie.ts';
+import { SessionStore } from './auth/sessions.ts';
+import { createSignInRoutes } from './auth/sign-in.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
 import { createClientAddressOf } from './client-address.ts';
 import { Metrics } from './metrics.ts';
@@ -130,14 +135,33 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return { ready: ok, ...status };
     };
 
-    const auth = createAuthenticator(config.tokens);
+    // Who may call: static tokens, JWTs from the issuer, and the page's signed-in sessions.
+    const sessions = new SessionStore();
+    const cookie = sessionCookie(config.signIn?.secureCookies ?? false);
+    const jwt = config.jwt ? createJwtVerifier(config.jwt, log) : undefined;
+    const auth = createCredentials({
+      tokens: createAuthenticator(config.tokens),
+      jwt,
+      sessions: config.signIn ? { store: sessions, cookie } : undefined,
+      allowedOrigins: config.allowedOrigins,
+      metrics,
+    });
+    const signIn = createSignInRoutes({
+      signIn: config.signIn,
+      jwt: config.jwt,
+      sessions,
+      cookie,
+      allowedOrigins: config.allowedOrigins,
+      metrics,
+      log,
+    });
     const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
     const context = createContextFactory(
       { db, hub, log, auth, writeLimiter: createRateLimiter(config.writeRateLimit), metrics },
       identify,
     );
     const ops = createOpsEndpoints({ health, readiness, metrics, auth });
-    const http = createHttpServer(config, { context, ops, identify, metrics }, log);
+    const http = createHttpServer(config, { context, ops, signIn, identify, metrics }, log);
     metrics.observe({
       websocketConnections: http.webSocketCount,
       logPosition: () => hub.position,

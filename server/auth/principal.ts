@@ -1,8 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Role, TokenEntry } from '../config.ts';
+import type { AccessRight } from './access-right.ts';
 
-/** Who is calling: recorded as the `actor` of every event they cause. */
-export type Principal = Readonly<{ name: string; role: Role }>;
+/**
+ * Who is calling: recorded as the `actor` of every event they cause. `right`: until when
+ * (a JWT's expiry, a session's end); absent for a static token, whose right does not expire.
+ */
+export type Principal = Readonly<{ name: string; role: Role; right?: AccessRight }>;
 
 /** Everyone, when access control is off. */
 export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', role: 'writer' });

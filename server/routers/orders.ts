@@ -11,6 +11,7 @@ import {
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
+import { whileRightHolds } from '../auth/access-right.ts';
 import { pushEvents, PushToSink, streamEvents, type ReadLog } from '../events/stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
@@ -56,7 +57,9 @@ export const ordersRouter = router({
     // Only what the subscription needs is kept, not the context or the input.
     const { db, hub, metrics, subscriptions, eventSink } = ctx;
     const { lastEventId, ...filter } = input;
-    const options = { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal };
+    // No stream outlives the right that opened it: a JWT's expiry, a session's end.
+    const right = whileRightHolds(ctx.principal.right, signal ?? new AbortController().signal);
+    const options = { after: lastEventId ?? null, filter, signal: right.signal };
     const readLog: ReadLog = (after, limit) => readEventJsonAfter(db, after, limit, filter);
     // Deliveries over WebSocket are counted where they are written (trpc/ws-connection.ts).
     const transport = eventSink ? 'websocket' : 'sse';
@@ -71,13 +74,16 @@ export const ordersRouter = router({
       metrics.subscriptionOpened(transport);
     };
     const close = () => {
+      right.dispose();
       subscriptions.open--;
       metrics.subscriptionClosed(transport);
     };
     if (eventSink) {
       return new PushToSink(() => {
         open();
-        return pushEvents(hub, readLog, MAX_PAGE_SIZE, options, eventSink).finally(close);
+        return pushEvents(hub, readLog, MAX_PAGE_SIZE, options, eventSink)
+          .then(right.throwIfEnded)
+          .finally(close);
       });
     }
     return (async function* () {
@@ -87,6 +93,7 @@ export const ordersRouter = router({
           metrics.eventsDelivered(transport);
           yield tracked(event.id, event);
         }
+        right.throwIfEnded();
       } finally {
         close();
       }

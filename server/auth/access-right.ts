@@ -1,0 +1,72 @@
+import { TRPCError } from '@trpc/server';
+
+/**
+ * How long a caller may go on being served. A static token's right never ends by itself; a
+ * JWT's ends at its `exp`; a signed-in session's at its end (which a refresh moves later) or
+ * when the person signs out. Streams ask for it so that none outlives the right that opened it.
+ */
+export interface AccessRight {
+  /** Why the right has ended (`token expired`, `signed out`, …); undefined while it holds. */
+  endedBecause(): string | undefined;
+  /** Calls `listener` once, when the right ends (soon, if it has); returns a function that stops listening. */
+  onEnd(listener: (reason: string) => void): () => void;
+}
+
+// setTimeout takes at most 2^31-1 ms (about 24.8 days); a longer wait is taken in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A right that ends at a fixed moment: a JWT's `exp`. */
+export class ExpiringRight implements AccessRight {
+  constructor(
+    /** ms since the epoch */
+    readonly expiresAt: number,
+    private readonly reason: string,
+  ) {}
+
+  endedBecause(): string | undefined {
+    return Date.now() >= this.expiresAt ? this.reason : undefined;
+  }
+
+  onEnd(listener: (reason: string) => void): () => void {
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = () => {
+      const left = this.expiresAt - Date.now();
+      if (left <= 0) return listener(this.reason);
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      timer.unref();
+    };
+    arm();
+    return () => clearTimeout(timer);
+  }
+}
+
+/** The error a call or a stream gets once its right has ended. */
+export const rightEndedError = (reason: string) =>
+  new TRPCError({ code: 'UNAUTHORIZED', message: `${reason}: sign in again, or send a fresh token` });
+
+/**
+ * A subscription's signal, aborted also when `right` ends; `throwIfEnded()` after the stream
+ * stops tells a stream cut short by its right (it ends with UNAUTHORIZED) from one the client
+ * stopped (it just ends). `dispose()` stops watching.
+ */
+export function whileRightHolds(right: AccessRight | undefined, signal: AbortSignal) {
+  if (!right) return { signal, throwIfEnded() {}, dispose() {} };
+  const ended = new AbortController();
+  let reason: string | undefined;
+  const stopWatching = right.onEnd((why) => {
+    reason = why;
+    ended.abort();
+  });
+  // However the subscription ends (even before it started), the watch ends with it.
+  signal.addEventListener('abort', stopWatching, { once: true });
+  return {
+    signal: AbortSignal.any([signal, ended.signal]),
+    throwIfEnded() {
+      if (reason !== undefined && !signal.aborted) throw rightEndedError(reason);
+    },
+    dispose() {
+      stopWatching();
+      signal.removeEventListener('abort', stopWatching);
+    },
+  };
+}
