@@ -105,6 +105,8 @@ class LiveOrdersClient implements LiveOrders {
   #everLive = false;
   #startedOverWebSocket = false;
   #probingForSse = false;
+  /** Set from an UNAUTHORIZED stream until the next start: a second one in a row is fatal. */
+  #renewing = false;
   /** Set while the snapshot is reloaded after PRECONDITION_FAILED: said once it is in. */
   #resyncReason: string | null = null;
   #attempt = 0;
@@ -326,6 +328,7 @@ class LiveOrdersClient implements LiveOrders {
   #started() {
     if (this.#transport === 'websocket') this.#startedOverWebSocket = true;
     this.#attempt = 0;
+    this.#renewing = false;
     const reconnected = this.#everLive;
     this.#everLive = true;
     this.#setPhase('live');
@@ -378,6 +381,7 @@ class LiveOrdersClient implements LiveOrders {
   #failed(err: unknown) {
     const code = errorCode(err);
     if (code === 'PRECONDITION_FAILED') return void this.#resync(toError(err).message);
+    if (code === 'UNAUTHORIZED' && this.#mayRenewCredentials()) return void this.#renewCredentials(toError(err));
     if (code && FATAL_CODES.has(code)) {
       this.#stop();
       this.#emit('error', { error: toError(err), fatal: true });
@@ -391,6 +395,44 @@ class LiveOrdersClient implements LiveOrders {
       this.#beginCatchUp();
     }
     this.#retryTimer = setTimeout(() => void this.#retry(next), this.#options.retryDelayMs(this.#attempt++));
+  }
+
+  /**
+   * A stream that was live ended UNAUTHORIZED: the server ends streams when the token (a JWT's
+   * expiry) or the session behind them ends. A token function (or the page's session cookie)
+   * may have a fresh one; a fixed token string cannot, and a refusal at the first try is not
+   * a renewal either.
+   */
+  #mayRenewCredentials(): boolean {
+    return this.#everLive && !this.#renewing && typeof this.#options.token !== 'string';
+  }
+
+  /**
+   * Asks for a fresh token (a new connection reads it: a WebSocket sends its token once, when
+   * it opens) and resumes from the last position applied, so nothing is missed or repeated.
+   * If the server refuses the fresh one too, that refusal is fatal (#failed).
+   */
+  async #renewCredentials(err: Error) {
+    this.#renewing = true;
+    const next = this.#abandon();
+    this.#emit('error', { error: err, fatal: false });
+    if (this.#phase === 'live') {
+      this.#setPhase('reconnecting');
+      this.#beginCatchUp();
+    }
+    const old = this.#connection;
+    this.#connection = this.#connect();
+    void old.close();
+    try {
+      // Proves the fresh token before subscribing (an SSE refusal carries no code).
+      await this.api.orders.list.query({ limit: 1 });
+    } catch (error) {
+      if (next === this.#run) this.#failed(error);
+      return;
+    }
+    if (next !== this.#run) return;
+    if (this.#loaded || !this.#options.snapshot) this.#subscribe(next, this.#position);
+    else this.#restart(next);
   }
 
   /**
