@@ -129,11 +129,12 @@ async function readEventStreamError(bearer: string): Promise<{ events: number; e
   const response = await fetch(url, { headers: { authorization: `Bearer ${bearer}`, accept: 'text/event-stream' }, signal: AbortSignal.timeout(10_000) });
   let text = '';
   const decoder = new TextDecoder();
-  for await (const chunk of response.body!) {
-    text += decoder.decode(chunk as Uint8Array, { stream: true });
+  const reader = response.body!.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    text += decoder.decode(chunk.value, { stream: true });
     const error = /event: serialized-error\ndata: (.*)\n/.exec(text);
     if (error) {
-      await response.body!.cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
       return { events: (text.match(/^id: /gm) ?? []).length, error: error[1]! };
     }
   }
