@@ -10,6 +10,7 @@ import { liveStatus, openWatchedPage, row, useBrowser } from './browser.ts';
 
 const AUDIENCE = 'https://orders.example/api';
 const STATIC_WRITER = 'static-writer-0123456789abcdef';
+const SESSION_TTL_S = 6;
 
 let idp: IdentityProvider;
 let server: TestServer & { close(): Promise<void> };
@@ -49,6 +50,8 @@ beforeAll(async () => {
     AUTH_OIDC_SCOPES: 'openid email profile roles offline_access',
     AUTH_OIDC_PROVIDER_NAME: 'Shop ID',
     PUBLIC_URL: publicUrl,
+    // Short, so that the page's refreshes (through the provider's refresh token) are seen to work.
+    AUTH_SESSION_TTL: `${SESSION_TTL_S}s`,
   });
 });
 
@@ -139,7 +142,7 @@ test('a person signs in through the page with the provider, sees orders live, cr
   await context.close();
 });
 
-test('a person with the reader role watches and cannot change', async () => {
+test('a person with the reader role watches and cannot change; the page refreshes the session before it ends, and the stream lives on', async () => {
   const { context, page } = await openWatchedPage(browser());
   await page.goto(server.url);
   await page.getByTestId('sign-in-provider').click();
@@ -156,5 +159,15 @@ test('a person with the reader role watches and cannot change', async () => {
   await page.getByRole('button', { name: 'Create order' }).click();
   await page.getByText('can read but not change').first().waitFor();
   expect((await server.logAfter('0')).length).toBe(before);
+
+  // Past the session's first end: the page refreshed it (the server asked the provider), and
+  // the stream it opened at sign-in is still live.
+  const sessionEnd = () => page.evaluate(async () => ((await (await fetch('/auth/session')).json()) as { session: { expiresAt: string } | null }).session?.expiresAt ?? null);
+  const firstEnd = Date.parse((await sessionEnd())!);
+  await expect.poll(() => Date.now(), { timeout: 2 * SESSION_TTL_S * 1000, interval: 250 }).toBeGreaterThan(firstEnd + 1_000);
+  expect(Date.parse((await sessionEnd())!)).toBeGreaterThan(firstEnd);
+  const [later] = await server.sql<{ id: string }[]>`insert into orders (customer_name, product_name) values ('After', 'Refresh') returning id::text`;
+  await row(page, later!.id).waitFor();
+  await liveStatus(page).waitFor();
   await context.close();
 });

@@ -8,7 +8,7 @@ type SessionStatus = {
 
 /** A refresh goes out once this share of the session's remaining time has passed. */
 const REFRESH_AT = 0.75;
-const MIN_REFRESH_DELAY_MS = 5_000;
+const MIN_REFRESH_DELAY_MS = 1_000;
 
 /**
  * The person signed in with the shop's identity provider, if any. The session itself is an
