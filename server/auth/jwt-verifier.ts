@@ -38,7 +38,7 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]*\.[\w-]*$/;
  * discovery). The discovery document and the JWKS are read on first use, not at start-up, so a
  * server whose issuer is briefly away still starts and serves static tokens.
  */
-export function createJwtVerifier(config: JwtConfig, log: Logger): JwtVerifier {
+export function createJwtVerifier(config: JwtConfig, log: Logger, { jwksCooldownMs = JWKS_COOLDOWN_MS } = {}): JwtVerifier {
   const issuerUrl = new URL(config.issuer);
   const insecure = issuerUrl.protocol === 'http:' && isLoopback(issuerUrl.hostname);
   let discovered: Promise<{ metadata: oauth.AuthorizationServer; keys: ReturnType<typeof createRemoteJWKSet> }> | undefined;
@@ -61,7 +61,7 @@ export function createJwtVerifier(config: JwtConfig, log: Logger): JwtVerifier {
         throw new Error(`the jwks_uri ${jwksUri.href} is not https`);
       }
       const keys = createRemoteJWKSet(jwksUri, {
-        cooldownDuration: JWKS_COOLDOWN_MS,
+        cooldownDuration: jwksCooldownMs,
         cacheMaxAge: JWKS_MAX_AGE_MS,
         timeoutDuration: ISSUER_FETCH_TIMEOUT_MS,
       });
