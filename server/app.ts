@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import type { Config } from './config.ts';
+import { reloadTokens, type Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { lastEventPosition, readEventsAfter } from './db/events.ts';
@@ -50,6 +50,11 @@ export type App = {
   dropEventStreams(): number;
   /** Bytes queued in memory for each open event stream. */
   eventStreamBufferedBytes(): number[];
+  /**
+   * Reads AUTH_TOKENS_FILE again (main.ts: on SIGHUP): removed tokens are revoked and their
+   * streams end with UNAUTHORIZED. A bad file changes nothing (ConfigError).
+   */
+  reloadTokens(): { tokens: number; revoked: number };
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -139,8 +144,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const sessions = new SessionStore();
     const cookie = sessionCookie(config.signIn?.secureCookies ?? false);
     const jwt = config.jwt ? createJwtVerifier(config.jwt, log) : undefined;
+    const tokens = createAuthenticator(config.tokens);
     const auth = createCredentials({
-      tokens: createAuthenticator(config.tokens),
+      tokens,
       jwt,
       sessions: config.signIn ? { store: sessions, cookie } : undefined,
       allowedOrigins: config.allowedOrigins,
@@ -206,6 +212,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       webSocketStats: () => ({ ...http.webSockets.counts, eventMessagesBuilt: http.webSockets.frames.built }),
       dropEventStreams: http.dropEventStreams,
       eventStreamBufferedBytes: http.eventStreamBufferedBytes,
+      reloadTokens() {
+        const next = reloadTokens(config);
+        return { tokens: next.length, revoked: tokens.replace(next) };
+      },
       close: unwind,
     };
   } catch (err) {

@@ -127,6 +127,8 @@ export type Config = Readonly<{
   maxBodyBytes: number;
   /** empty: access control off (loopback only) */
   tokens: readonly TokenEntry[];
+  /** where the tokens came from, read again by `reloadTokens` (SIGHUP) */
+  tokenSources: Readonly<{ list: string | undefined; file: string | undefined }>;
   /** undefined: same origin only */
   allowedOrigins: readonly string[] | undefined;
   writeRateLimit: number;
@@ -162,10 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.DIRECT_DATABASE_URL && !c.DATABASE_URL) {
     throw new ConfigError('invalid configuration: DIRECT_DATABASE_URL is set but DATABASE_URL is not; set both, or neither for the embedded database');
   }
-  const tokens = [...parseTokenList(c.AUTH_TOKENS), ...readTokenFile(c.AUTH_TOKENS_FILE)];
-  const names = tokens.map((t) => t.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice) throw new ConfigError(`invalid configuration: AUTH_TOKENS: the name "${twice}" is used twice`);
+  const tokenSources = Object.freeze({ list: c.AUTH_TOKENS, file: c.AUTH_TOKENS_FILE });
+  const tokens = readTokens(tokenSources);
   const jwt = jwtConfig(c);
   const signIn = signInConfig(c, jwt);
   if (tokens.length === 0 && !jwt && !isLoopback(c.HOST)) {
@@ -183,7 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     webDistDir: c.WEB_DIST_DIR,
     maxBodyBytes: c.MAX_BODY_BYTES,
-    tokens: Object.freeze(tokens),
+    tokens,
+    tokenSources,
     allowedOrigins: c.ALLOWED_ORIGINS === undefined ? undefined : Object.freeze(c.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
     writeRateLimit: c.WRITE_RATE_LIMIT,
     maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
@@ -194,6 +195,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwt,
     signIn,
   });
+}
+
+/**
+ * The static tokens as their sources say now: `AUTH_TOKENS` as started, and `AUTH_TOKENS_FILE`
+ * read again, so that a token removed from the file is revoked without a restart. Validated
+ * like at start-up; a bad file changes nothing (ConfigError).
+ */
+export function reloadTokens(config: Config): readonly TokenEntry[] {
+  const tokens = readTokens(config.tokenSources);
+  // On or off is decided at start-up, with HOST: a reload may not turn access control off.
+  if (config.tokens.length > 0 && tokens.length === 0 && !config.jwt) {
+    throw new ConfigError('AUTH_TOKENS_FILE: a reload that leaves no token would turn access control off; restart for that');
+  }
+  if (config.tokens.length === 0 && tokens.length > 0 && !config.jwt) {
+    throw new ConfigError('AUTH_TOKENS_FILE: access control was off at start-up; restart to turn it on');
+  }
+  return tokens;
+}
+
+function readTokens(sources: Config['tokenSources']): readonly TokenEntry[] {
+  const tokens = [...parseTokenList(sources.list), ...readTokenFile(sources.file)];
+  const names = tokens.map((t) => t.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new ConfigError(`invalid configuration: AUTH_TOKENS: the name "${twice}" is used twice`);
+  return Object.freeze(tokens);
 }
 
 type ParsedEnv = z.infer<typeof configSchema>;

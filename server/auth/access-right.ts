@@ -40,6 +40,33 @@ export class ExpiringRight implements AccessRight {
   }
 }
 
+/** A right that holds until it is revoked: a static token, until a reload removes it. */
+export class RevocableRight implements AccessRight {
+  #ended: string | undefined;
+  readonly #listeners = new Set<(reason: string) => void>();
+
+  endedBecause(): string | undefined {
+    return this.#ended;
+  }
+
+  onEnd(listener: (reason: string) => void): () => void {
+    const ended = this.#ended;
+    if (ended !== undefined) {
+      queueMicrotask(() => listener(ended));
+      return () => {};
+    }
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  revoke(reason: string): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = reason;
+    for (const listener of this.#listeners) listener(reason);
+    this.#listeners.clear();
+  }
+}
+
 /** The error a call or a stream gets once its right has ended. */
 export const rightEndedError = (reason: string) =>
   new TRPCError({ code: 'UNAUTHORIZED', message: `${reason}: sign in again, or send a fresh token` });
