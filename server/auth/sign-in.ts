@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseCookie, stringifySetCookie } from 'cookie';
 import * as oidc from 'openid-client';
 import { isLoopback, type JwtConfig, type OidcSignInConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -9,7 +10,6 @@ import { actorOf, roleOf } from './jwt-verifier.ts';
 import { originAllowed } from './origin.ts';
 import { appendSetCookie, type SessionCookie } from './session-cookie.ts';
 import type { IssuerTokens, Session, SessionStore } from './sessions.ts';
-import { parseCookie, stringifySetCookie } from 'cookie';
 
 /** A sign-in begun and not finished is forgotten after this long. */
 const PENDING_SIGN_IN_MS = 10 * 60_000;
@@ -76,13 +76,11 @@ export function createSignInRoutes(opts: {
   const claimsOf = async (config: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers) => {
     const idClaims = tokens.claims();
     if (!idClaims) throw new Error('the provider returned no ID token');
-    let claims: Record<string, unknown> = idClaims;
-    if (roleOf(claims[jwt!.roleClaim]) === undefined || claims.email === undefined) {
-      const userInfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
-      claims = { ...userInfo, ...idClaims, ...(userInfo[jwt!.roleClaim] !== undefined ? { [jwt!.roleClaim]: userInfo[jwt!.roleClaim] } : {}) };
-      if (claims.email === undefined && userInfo.email !== undefined) claims.email = userInfo.email;
-    }
-    return claims;
+    // Many providers keep the ID token small (OIDC Core 5.4: scope claims go to userinfo when
+    // an access token is issued); userinfo fills in what it lacks, the checked ID token wins.
+    if (roleOf(idClaims[jwt!.roleClaim]) !== undefined && idClaims.email !== undefined) return idClaims as Record<string, unknown>;
+    const userInfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+    return { ...userInfo, ...idClaims } as Record<string, unknown>;
   };
 
   const issuerTokens = (tokens: oidc.TokenEndpointResponse, previous?: IssuerTokens): IssuerTokens => ({
