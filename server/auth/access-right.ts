@@ -15,8 +15,14 @@ export interface AccessRight {
 // setTimeout takes at most 2^31-1 ms (about 24.8 days); a longer wait is taken in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A right that ends at a fixed moment: a JWT's `exp`. */
+/**
+ * A right that ends at a fixed moment: a JWT's `exp`. One timer for all who watch it (the
+ * subscriptions of one WebSocket share their connection's token), armed while anyone does.
+ */
 export class ExpiringRight implements AccessRight {
+  readonly #listeners = new Set<(reason: string) => void>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(
     /** ms since the epoch */
     readonly expiresAt: number,
@@ -28,15 +34,34 @@ export class ExpiringRight implements AccessRight {
   }
 
   onEnd(listener: (reason: string) => void): () => void {
-    let timer: ReturnType<typeof setTimeout>;
-    const arm = () => {
-      const left = this.expiresAt - Date.now();
-      if (left <= 0) return listener(this.reason);
-      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-      timer.unref();
+    if (this.endedBecause() !== undefined) {
+      // Ended before anyone watched: told soon, not inside this call.
+      let cancelled = false;
+      queueMicrotask(() => cancelled || listener(this.reason));
+      return () => (cancelled = true);
+    }
+    this.#listeners.add(listener);
+    if (this.#timer === undefined) this.#arm();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
     };
-    arm();
-    return () => clearTimeout(timer);
+  }
+
+  #arm() {
+    const left = this.expiresAt - Date.now();
+    if (left > 0) {
+      this.#timer = setTimeout(() => this.#arm(), Math.min(left, MAX_TIMER_MS));
+      this.#timer.unref();
+      return;
+    }
+    this.#timer = undefined;
+    const listeners = [...this.#listeners];
+    this.#listeners.clear();
+    for (const listener of listeners) listener(this.reason);
   }
 }
 
@@ -78,22 +103,31 @@ export const rightEndedError = (reason: string) =>
  */
 export function whileRightHolds(right: AccessRight | undefined, signal: AbortSignal) {
   if (!right) return { signal, throwIfEnded() {}, dispose() {} };
+  // One controller fed by both, rather than AbortSignal.any (which costs about twice the memory
+  // per subscriber, and subscribers are many and idle).
   const ended = new AbortController();
   let reason: string | undefined;
+  const stop = () => {
+    stopWatching();
+    signal.removeEventListener('abort', onAbort);
+  };
+  const onAbort = () => {
+    stop();
+    ended.abort();
+  };
   const stopWatching = right.onEnd((why) => {
     reason = why;
+    signal.removeEventListener('abort', onAbort);
     ended.abort();
   });
   // However the subscription ends (even before it started), the watch ends with it.
-  signal.addEventListener('abort', stopWatching, { once: true });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   return {
-    signal: AbortSignal.any([signal, ended.signal]),
+    signal: ended.signal,
     throwIfEnded() {
       if (reason !== undefined && !signal.aborted) throw rightEndedError(reason);
     },
-    dispose() {
-      stopWatching();
-      signal.removeEventListener('abort', stopWatching);
-    },
+    dispose: stop,
   };
 }
