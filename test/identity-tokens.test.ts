@@ -238,11 +238,12 @@ describe('a stream ends when its token does, and the client library resumes with
       });
       const received: OrderEvent[] = [];
       const ended: Array<{ at: number; exp: number }> = [];
+      const errors: Array<{ message: string; code: string | undefined; fatal: boolean }> = [];
       live.on('change', (e) => received.push(e));
       live.on('error', ({ error, fatal }) => {
-        expect(fatal).toBe(false);
-        expect((error as TRPCClientError<AppRouter>).data?.code).toBe('UNAUTHORIZED');
-        ended.push({ at: Date.now(), exp: decodeJwt(issued.at(-1)!).exp! * 1000 });
+        const code = (error as TRPCClientError<AppRouter>).data?.code;
+        errors.push({ message: error.message, code, fatal });
+        if (code === 'UNAUTHORIZED') ended.push({ at: Date.now(), exp: decodeJwt(issued.at(-1)!).exp! * 1000 });
       });
       await live.ready;
 
@@ -258,7 +259,10 @@ describe('a stream ends when its token does, and the client library resumes with
         expect(e.at).toBeGreaterThanOrEqual(e.exp + SKEW_S * 1000 - 50);
         expect(e.at).toBeLessThan(e.exp + SKEW_S * 1000 + 5_000);
       }
-      expect(issued.length).toBeGreaterThanOrEqual(3);
+      // Each end asked for a fresh token (the last one's renewal may still be on its way).
+      await expect.poll(() => issued.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      // Never stopped; any other error (a connection reset on a busy machine) was retried.
+      expect(errors.filter((e) => e.fatal)).toEqual([]);
 
       const log = await server.logAfter(start);
       expect(log.length).toBe(written);
