@@ -1,4 +1,6 @@
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import WebSocket from 'ws';
@@ -12,6 +14,8 @@ const AUDIENCE = 'https://orders.example/api';
 const STATIC_WRITER = 'static-writer-0123456789abcdef';
 const SESSION_TTL_S = 6;
 
+/** Every line the server logged, to prove no cookie or authorization code is among them. */
+const logLines: string[] = [];
 let idp: IdentityProvider;
 let server: TestServer & { close(): Promise<void> };
 const browser = useBrowser();
@@ -52,7 +56,7 @@ beforeAll(async () => {
     PUBLIC_URL: publicUrl,
     // Short, so that the page's refreshes (through the provider's refresh token) are seen to work.
     AUTH_SESSION_TTL: `${SESSION_TTL_S}s`,
-  });
+  }, pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) })));
 });
 
 afterAll(async () => {
@@ -140,6 +144,13 @@ test('a person signs in through the page with the provider, sees orders live, cr
 
   expect(await cspViolations()).toEqual([]);
   await context.close();
+
+  // The logs name who signed in and out, and hold neither the cookie nor the code.
+  const logs = logLines.join('');
+  expect(logs).toContain('"msg":"signed in"');
+  expect(logs).toContain('/auth/callback');
+  expect(logs).not.toContain(session!.value);
+  expect(logs).not.toMatch(/code=|state=/);
 });
 
 test('a person with the reader role watches and cannot change; the page refreshes the session before it ends, and the stream lives on', async () => {
