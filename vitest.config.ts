@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /** The integration tests that also run with the server's DATABASE_URL pointing at PgBouncer. */
@@ -11,6 +12,8 @@ const THROUGH_PGBOUNCER = [
 ];
 
 export default defineConfig({
+  // Tests import the client package (`live-orders-client`) from its sources, not its build.
+  ssr: { resolve: { conditions: ['live-orders-source', ...defaultServerConditions] } },
   test: {
     // One embedded PostgreSQL for the run per project; each test file gets its own database in it.
     globalSetup: ['test/support/global-setup.ts'],
@@ -20,7 +23,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'direct', include: ['server/**/*.test.ts', 'shared/**/*.test.ts', 'client/**/*.test.ts', 'test/**/*.test.ts'] },
+        test: { name: 'direct', include: ['server/**/*.test.ts', 'shared/**/*.test.ts', 'packages/client/src/**/*.test.ts', 'test/**/*.test.ts'] },
       },
       {
         extends: true,

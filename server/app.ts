@@ -11,7 +11,6 @@ import { LogPruner } from './events/log-pruner.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
-import type { WebSocketCounts } from './trpc/ws-connection.ts';
 import { createCredentials } from './auth/credentials.ts';
 import { createJwtVerifier } from './auth/jwt-verifier.ts';
 import { createAuthenticator } from './auth/principal.ts';
@@ -40,16 +39,6 @@ export type App = {
   drain(): void;
   /** Present when EVENT_RETENTION is set. */
   pruner: LogPruner | undefined;
-  /** Cuts every WebSocket connection abruptly (tests and fault drills). */
-  dropWebSockets(): void;
-  /** Bytes queued in memory for each open WebSocket. */
-  webSocketBufferedBytes(): number[];
-  /** Messages the WebSocket transport sent, by path, and event messages it built. */
-  webSocketStats(): WebSocketStats;
-  /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
-  dropEventStreams(): number;
-  /** Bytes queued in memory for each open event stream. */
-  eventStreamBufferedBytes(): number[];
   /**
    * Reads AUTH_TOKENS_FILE again (main.ts: on SIGHUP): removed tokens are revoked and their
    * streams end with UNAUTHORIZED. A bad file changes nothing (ConfigError).
@@ -59,9 +48,21 @@ export type App = {
   close(): Promise<void>;
 };
 
-export type WebSocketStats = WebSocketCounts & {
-  /** event messages built: at most one per event per request-id prefix */
-  eventMessagesBuilt: number;
+/**
+ * What tests and fault drills do to a running server's connections and read of its insides;
+ * production never does, so these are not on `App` (see `startAppWithDrills`).
+ */
+export type Drills = {
+  /** Cuts every WebSocket connection abruptly, as a network failure would. */
+  dropWebSockets(): void;
+  /** Bytes queued in memory for each open WebSocket. */
+  webSocketBufferedBytes(): number[];
+  /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
+  dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream. */
+  eventStreamBufferedBytes(): number[];
+  /** WebSocket event messages built so far: at most one per event per request-id prefix. */
+  eventMessagesBuilt(): number;
 };
 
 const HEALTH_QUERY_TIMEOUT_MS = 2_000;
@@ -72,6 +73,11 @@ const HEALTH_QUERY_TIMEOUT_MS = 2_000;
  * in place, so no subscriber can start ahead of it.
  */
 export async function startApp(config: Config, log: Logger): Promise<App> {
+  return (await startAppWithDrills(config, log)).app;
+}
+
+/** `startApp`, with the handles tests and fault drills use besides (`Drills`). */
+export async function startAppWithDrills(config: Config, log: Logger): Promise<{ app: App; drills: Drills }> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -196,7 +202,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     const { port } = http.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    return {
+    const app: App = {
       url: `http://${host}:${port}`,
       port,
       databaseUrl: directUrl,
@@ -207,17 +213,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         draining = true;
       },
       pruner,
-      dropWebSockets: http.dropWebSockets,
-      webSocketBufferedBytes: http.webSocketBufferedBytes,
-      webSocketStats: () => ({ ...http.webSockets.counts, eventMessagesBuilt: http.webSockets.frames.built }),
-      dropEventStreams: http.dropEventStreams,
-      eventStreamBufferedBytes: http.eventStreamBufferedBytes,
       reloadTokens() {
         const next = reloadTokens(config);
         return { tokens: next.length, revoked: tokens.replace(next) };
       },
       close: unwind,
     };
+    const drills: Drills = {
+      dropWebSockets: http.dropWebSockets,
+      webSocketBufferedBytes: http.webSocketBufferedBytes,
+      dropEventStreams: http.dropEventStreams,
+      eventStreamBufferedBytes: http.eventStreamBufferedBytes,
+      eventMessagesBuilt: http.webSockets.eventMessagesBuilt,
+    };
+    return { app, drills };
   } catch (err) {
     await unwind();
     throw err;

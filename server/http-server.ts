@@ -7,6 +7,7 @@ import sirv from 'sirv';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
 import { originAllowed } from './auth/origin.ts';
 import type { Config } from './config.ts';
+import { ConnectionsPerAddress } from './connections-per-address.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { createOpsEndpoints } from './ops-endpoints.ts';
@@ -19,7 +20,7 @@ import { appRouter } from './routers/app.ts';
 import type { Context } from './trpc/context.ts';
 import { logError } from './trpc/errors.ts';
 import { RateLimitedError } from './trpc/init.ts';
-import { createWebSocketTransport, type WebSocketTransport } from './trpc/ws-transport.ts';
+import { createWebSocketTransport, type WebSocketTransport } from './ws/transport.ts';
 
 /** What the server needs besides its configuration; built in app.ts. */
 export type HttpServerParts = {
@@ -48,7 +49,7 @@ export type HttpServer = {
   dropEventStreams(): number;
   /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
   eventStreamBufferedBytes(): number[];
-  /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
+  /** tRPC over WebSocket on /trpc (server/ws/transport.ts). */
   webSockets: WebSocketTransport;
 };
 
@@ -80,6 +81,8 @@ export function createHttpServer(config: Config, { context, ops, signIn, identif
   // tRPC GET responses still open: the event streams among them are never idle, so
   // server.close() would wait for them for ever.
   const openGets = new Set<ServerResponse>();
+  // One cap for WebSockets and event streams together: each holds a socket and a subscription.
+  const perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress);
   const isEventStream = (res: ServerResponse) => String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -100,12 +103,9 @@ export function createHttpServer(config: Config, { context, ops, signIn, identif
           // An event stream costs what a WebSocket subscription does: the same cap per address.
           // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
           const address = identity.clientAddress;
-          const open = connectionsByAddress.get(address) ?? 0;
-          if (open >= config.maxConnectionsPerAddress) {
-            return sendJson(res, 429, { error: `at most ${config.maxConnectionsPerAddress} WebSockets and event streams per client address` });
-          }
-          connectionsByAddress.set(address, open + 1);
-          res.once('close', () => release(address));
+          if (!perAddress.hasRoom(address)) return sendJson(res, 429, { error: perAddress.refusal });
+          perAddress.opened(address);
+          res.once('close', () => perAddress.released(address));
         }
         if (req.method === 'GET') {
           openGets.add(res);
@@ -133,12 +133,6 @@ export function createHttpServer(config: Config, { context, ops, signIn, identif
     maxPayload: config.maxBodyBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
   });
-  const connectionsByAddress = new Map<string, number>();
-  const release = (address: string) => {
-    const left = (connectionsByAddress.get(address) ?? 1) - 1;
-    if (left > 0) connectionsByAddress.set(address, left);
-    else connectionsByAddress.delete(address);
-  };
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
@@ -167,14 +161,11 @@ export function createHttpServer(config: Config, { context, ops, signIn, identif
     }
     // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
     const address = identity.clientAddress;
-    const open = connectionsByAddress.get(address) ?? 0;
-    if (open >= config.maxConnectionsPerAddress) {
-      return refuseLogged('429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
-    }
+    if (!perAddress.hasRoom(address)) return refuseLogged('429 Too Many Requests', perAddress.refusal);
     webSockets.handleUpgrade(req, socket, head, (ws) => {
       logUpgrade(log, identity, 101, started);
-      connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
-      ws.on('close', () => release(address));
+      perAddress.opened(address);
+      ws.on('close', () => perAddress.released(address));
     });
   });
 

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Transport } from '../shared/protocol.ts';
 
-/** How a subscription's events reach its client. */
-export type Transport = 'websocket' | 'sse';
+export type { Transport };
 
 /** What the metrics read at scrape time instead of being told on every change. */
 export type MetricsSources = {
@@ -26,7 +26,7 @@ const DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  * Every figure `/metrics` shows, in its own registry (so several servers in one process, as
  * in the tests, do not mix). Counting happens at a few named points, each one call:
  *   listener ── eventsPublished ──▶ hub ── subscriberOverflowed
- *   subscription ── subscriptionOpened/Closed, eventsDelivered ──▶ client
+ *   subscription (its EventStream, whichever transport drains it) ── subscriptionOpened/Closed, eventsDelivered ──▶ client
  *   HTTP and tRPC ── requestObserved / procedureObserved
  * Everything else (connections, position, database) is read when scraped.
  */

@@ -5,7 +5,7 @@ import { decodeJwt, exportSPKI, SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { createLiveOrders } from '../client/index.ts';
+import { createLiveOrders } from 'live-orders-client';
 import type { AppRouter } from '../server/routers/app.ts';
 import type { OrderEvent } from '../shared/orders.ts';
 import { startIdentityProvider, type IdentityProvider } from './support/identity-provider.ts';

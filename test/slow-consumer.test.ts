@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
-import { MAX_BUFFERED_BYTES } from '../server/trpc/backpressure.ts';
+import { MAX_BUFFERED_BYTES } from '../server/ws/backpressure.ts';
 import { sample } from './support/metrics-text.ts';
 import { test } from './support/server.ts';
 import { floodWhileSampling } from './support/writers.ts';
@@ -27,7 +27,7 @@ describe('a subscriber that stops reading', () => {
     // Stop reading: the kernel buffers fill, then the server's.
     socket.pause();
     // Once the listener has published everything, the stalled subscriber is as far behind as it gets.
-    const buffered = await floodWhileSampling(server, EVENTS, () => server.app.webSocketBufferedBytes());
+    const buffered = await floodWhileSampling(server, EVENTS, () => server.drills.webSocketBufferedBytes());
     await expect.poll(() => buffered.largest(), { timeout: 10_000 }).toBeGreaterThan(MAX_BUFFERED_BYTES / 2);
     buffered.stop();
     const largest = buffered.largest();

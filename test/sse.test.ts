@@ -76,8 +76,8 @@ describe('orders.onChange over Server-Sent Events (httpSubscriptionLink)', () =>
     // time the subscriber has made some progress and is connected again.
     for (let drop = 1; drop <= 3; drop++) {
       await subscriber.waitForCount(drop * 150);
-      await vi.waitFor(() => expect(server.app.eventStreamBufferedBytes()).toHaveLength(1), { timeout: 15_000 });
-      expect(server.app.dropEventStreams()).toBe(1);
+      await vi.waitFor(() => expect(server.drills.eventStreamBufferedBytes()).toHaveLength(1), { timeout: 15_000 });
+      expect(server.drills.dropEventStreams()).toBe(1);
     }
     await writing;
 
@@ -218,7 +218,7 @@ describe('an SSE subscriber that stops reading', () => {
 
     // Stop reading: the kernel's buffers fill, then the server's.
     response.pause();
-    const held = await floodWhileSampling(server, EVENTS, () => server.app.eventStreamBufferedBytes());
+    const held = await floodWhileSampling(server, EVENTS, () => server.drills.eventStreamBufferedBytes());
     held.stop();
     const largest = held.largest();
     // ~40,000 events of ~350 bytes would be ~14 MB; the server holds about one write's worth.

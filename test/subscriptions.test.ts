@@ -87,7 +87,7 @@ describe('orders.onChange', () => {
 
   test('many subscriptions on one connection, opened at once and some stopped, each get their own events only', async ({ server }) => {
     // Each subscription's events are framed under its own request id, by its sink
-    // (server/trpc/subscription-sink.ts); a mix-up would show here as foreign events.
+    // (server/ws/subscription-sink.ts); a mix-up would show here as foreign events.
     const writer = server.client();
     const watcher = server.client();
     const from = await currentPosition(writer);
@@ -142,7 +142,7 @@ describe('orders.onChange', () => {
     // Drop every WebSocket from the server side while the writers run, twice.
     for (let drops = 0; drops < 2; drops++) {
       await subscriber.waitForCount((drops + 1) * 50);
-      server.app.dropWebSockets();
+      server.drills.dropWebSockets();
     }
     await writing;
     const expected = await server.logAfter(from);

@@ -1,6 +1,7 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { backoffDelay, sleep } from '../retry.ts';
+import { untilWoken } from '../until-woken.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub, HubSubscriber } from './hub.ts';
 import { isAfter } from './position.ts';
@@ -18,8 +19,9 @@ export type StreamOptions = {
 /**
  * The push core: sends one subscriber's events to `sink`, replay from the log after `after`,
  * then live, with no gap and no duplicate at the seam, until `signal` aborts. Two thin ends
- * use it: a WebSocket subscription's frames (trpc/subscription-sink.ts) and `streamEvents`
- * below, an async generator for tRPC's HTTP and SSE path.
+ * use it (both drains of an `EventStream`, event-stream.ts): a WebSocket subscription's
+ * frames (ws/subscription-sink.ts) and `streamEvents` below, an async generator for tRPC's
+ * HTTP and SSE path.
  *
  * Why there is no gap: we attach to the hub *before* reading the log. Every event committed
  * before the log read is in the read; every event published after attaching is in the queue
@@ -125,52 +127,6 @@ class Push {
 }
 
 /**
- * The sink end: `pushEvents` as the AsyncIterable a tRPC subscription procedure returns, for a
- * transport that put a sink in the context (trpc/subscription-sink.ts). It yields nothing (the
- * events went to the sink); its `next()` settles when the push ends. `push` runs at the first
- * `next()`, where a generator's body would, so a refusal in it comes after "started" as it
- * does on the SSE path. Not an async generator: a subscription holds this for its whole life,
- * and a suspended generator, with the procedure's arguments it keeps, costs a kilobyte or two
- * per subscriber more.
- */
-export class PushToSink implements AsyncIterableIterator<never> {
-  #push: (() => Promise<void>) | undefined;
-  #pushed: Promise<IteratorResult<never>> | undefined;
-
-  constructor(push: () => Promise<void>) {
-    this.#push = push;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<never>> {
-    if (this.#pushed === undefined) {
-      const push = this.#push;
-      if (push === undefined) return Promise.resolve(DONE); // returned before it started
-      this.#push = undefined;
-      let pushing: Promise<void>;
-      try {
-        pushing = push();
-      } catch (err) {
-        pushing = Promise.reject(err);
-      }
-      this.#pushed = pushing.then(() => DONE);
-    }
-    return this.#pushed;
-  }
-
-  /** Waits for the push to end (its signal is the subscription's; the caller aborts it first). */
-  return(): Promise<IteratorResult<never>> {
-    this.#push = undefined;
-    return this.#pushed ?? Promise.resolve(DONE);
-  }
-}
-
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
-
-/**
  * The generator end: the same events as `pushEvents`, yielded, for tRPC's HTTP and SSE path.
  * The core pushes into a bounded queue; a consumer that stops pulling fills it, and the core
  * then falls back to the log as it would for a full socket.
@@ -221,15 +177,10 @@ class EventQueue implements EventSink {
   }
 
   waitForRoom(signal: AbortSignal): Promise<void> {
-    if (this.hasRoom() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#wakeWriter = undefined;
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#wakeWriter = done;
-      signal.addEventListener('abort', done, { once: true });
+    if (this.hasRoom()) return Promise.resolve();
+    return untilWoken(signal, (wake) => {
+      this.#wakeWriter = wake;
+      return () => (this.#wakeWriter = undefined);
     });
   }
 
@@ -248,14 +199,9 @@ class EventQueue implements EventSink {
         return undefined;
       }
       if (signal.aborted) return undefined;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#wakeReader = undefined;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.#wakeReader = done;
-        signal.addEventListener('abort', done, { once: true });
+      await untilWoken(signal, (wake) => {
+        this.#wakeReader = wake;
+        return () => (this.#wakeReader = undefined);
       });
     }
     const taken = this.#events;

@@ -1,5 +1,5 @@
 import { listEventsInput } from '../../shared/orders.ts';
-import { readLogPage } from '../db/events.ts';
+import { lastEventPosition, readLogPage } from '../db/events.ts';
 import { readProcedure, router } from '../trpc/init.ts';
 
 export const eventsRouter = router({
@@ -12,4 +12,11 @@ export const eventsRouter = router({
     const page = await readLogPage(ctx.db, input.after ?? null, input.limit);
     return { events: page.events, lastEventId: page.events.at(-1)?.id ?? page.after };
   }),
+
+  /**
+   * Where the log's head is: the position a snapshot read now would carry as `lastEventId`,
+   * without reading any rows. Clients ask it to start at the live end, to count a catch-up,
+   * and to check the server is back before subscribing again.
+   */
+  head: readProcedure.query(async ({ ctx }) => ({ lastEventId: await lastEventPosition(ctx.db) })),
 });

@@ -5,7 +5,6 @@ import type { Principal } from '../auth/principal.ts';
 import type { AuthRefusal } from '../auth/refusal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
-import type { EventSink } from '../events/event-sink.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -32,11 +31,6 @@ export type Context = Services & {
   requestId: string;
   /** Whether the call came over a WebSocket (the logs and metrics say which transport). */
   overWebSocket: boolean;
-  /**
-   * A WebSocket subscription's own way to its client: its request id and socket, set by our
-   * transport (trpc/ws-transport.ts) for each subscription call. Absent over HTTP and SSE.
-   */
-  eventSink?: EventSink;
   /** Open subscriptions on this WebSocket (the context lives as long as the connection). */
   subscriptions: { open: number };
 };

@@ -15,7 +15,7 @@ import { Metrics } from '../../server/metrics.ts';
 import { createRequestIdentity } from '../../server/request-identity.ts';
 import { appRouter } from '../../server/routers/app.ts';
 import { createContextFactory } from '../../server/trpc/context.ts';
-import { createWebSocketTransport } from '../../server/trpc/ws-transport.ts';
+import { createWebSocketTransport } from '../../server/ws/transport.ts';
 
 export type Implementation = 'stock' | 'ours';
 

@@ -10,7 +10,6 @@ import { SignIn } from './components/sign-in.tsx';
 import { OrdersTable } from './components/orders-table.tsx';
 import type { RowActions } from './components/order-row.tsx';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
-import { trpc } from './lib/trpc.ts';
 import { createAccess } from './stores/access.ts';
 import { createFeed } from './stores/feed.ts';
 import { createIdentity } from './stores/identity.ts';
@@ -71,7 +70,7 @@ export function App() {
         // Shown at once, pending until its event arrives. expectedVersion: if someone changed
         // the order since this row was drawn, the server refuses (CONFLICT) rather than
         // overwriting their change unseen, and the row goes back.
-        await store.pending.update(order, { status }, () => trpc.orders.update.mutate({ id: order.id, status, expectedVersion: order.version }));
+        await store.pending.update(order, { status }, () => sync.api().orders.update.mutate({ id: order.id, status, expectedVersion: order.version }));
         return true;
       } catch (err) {
         noteRefusal(err);
@@ -88,7 +87,7 @@ export function App() {
     setDeleting(null);
     setNotice(null);
     try {
-      await store.pending.remove(order, () => trpc.orders.delete.mutate({ id: order.id, expectedVersion: order.version }));
+      await store.pending.remove(order, () => sync.api().orders.delete.mutate({ id: order.id, expectedVersion: order.version }));
     } catch (err) {
       noteRefusal(err);
       setNotice(`Order ${order.id} was not deleted: ${toUserError(err).message}`);
@@ -161,7 +160,7 @@ export function App() {
             <CreateOrderForm
               readOnly={access.readOnly()}
               onRefused={noteRefusal}
-              create={(input) => store.pending.create(input, () => trpc.orders.create.mutate(input))}
+              create={(input) => store.pending.create(input, () => sync.api().orders.create.mutate(input))}
             />
             <OrdersTable store={store} view={view} actions={actions} readOnly={access.readOnly()} />
           </div>
@@ -171,7 +170,7 @@ export function App() {
         </main>
       </Show>
       <ConfirmDelete order={deleting()} onCancel={() => setDeleting(null)} onConfirm={confirmDelete} />
-      <HistoryDialog orderId={historyOf()} onClose={() => setHistoryOf(null)} />
+      <HistoryDialog orderId={historyOf()} read={(id) => sync.api().orders.history.query({ id })} onClose={() => setHistoryOf(null)} />
     </>
   );
 }

@@ -1,21 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { AnyTRPCRouter, inferRouterContext } from '@trpc/server';
 import type { TRPCReconnectNotification } from '@trpc/server/rpc';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AppRouter } from '../routers/app.ts';
 import { EventFrames } from './event-frames.ts';
+import { SocketWriter } from './socket-writer.ts';
+import { TRPCConnection, type CreateWebSocketContext, type WebSocketErrorInfo } from './trpc-connection.ts';
 import { TurnWrites } from './turn-writes.ts';
-import {
-  WebSocketConnection,
-  type CreateWebSocketContext,
-  type WebSocketCounts,
-  type WebSocketErrorInfo,
-} from './ws-connection.ts';
 
-export type WebSocketTransportOptions = {
-  router: AppRouter;
-  createContext: CreateWebSocketContext;
-  onError?: (info: WebSocketErrorInfo) => void;
+export type WebSocketTransportOptions<TRouter extends AnyTRPCRouter> = {
+  router: TRouter;
+  createContext: CreateWebSocketContext<inferRouterContext<TRouter>>;
+  onError?: (info: WebSocketErrorInfo<inferRouterContext<TRouter>>) => void;
   /** Largest message accepted; a larger one closes the connection with 1009. */
   maxPayload: number;
   /** A PING after `pingMs` without a message from the client; closed if none within `pongWaitMs`. */
@@ -35,15 +31,16 @@ export type WebSocketTransport = {
   bufferedBytes(): number[];
   /** Open connections. */
   count(): number;
-  readonly counts: Readonly<WebSocketCounts>;
-  readonly frames: EventFrames;
+  /** Event messages built so far: at most one per event per request-id prefix (event-frames.ts). */
+  eventMessagesBuilt(): number;
   /** Stops the keep-alive sweep. */
   stop(): void;
 };
 
 /**
- * tRPC over WebSocket on `ws`'s public API: the handshake by a `WebSocketServer` in noServer
- * mode, each connection served by `WebSocketConnection`.
+ * tRPC over WebSocket on `ws`'s public API, for any tRPC router: the handshake by a
+ * `WebSocketServer` in noServer mode; each connection a `SocketWriter` (what leaves it) and a
+ * `TRPCConnection` (tRPC's protocol on it).
  *
  * Compression is off by construction (`perMessageDeflate: false`) and checked on every
  * connection: messages are built once and shared between subscribers, which only works if
@@ -54,12 +51,14 @@ export type WebSocketTransport = {
  * message, against one interval. A PING goes out between `pingMs` and `pingMs` plus a quarter
  * of the shorter interval after the client last spoke.
  */
-export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSocketTransport {
+export function createWebSocketTransport<TRouter extends AnyTRPCRouter>(
+  opts: WebSocketTransportOptions<TRouter>,
+): WebSocketTransport {
   // Client tracking is ours (`connections`), so ws keeps no second set.
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, clientTracking: false });
-  const connections = new Set<WebSocketConnection>();
-  const counts: WebSocketCounts = { eventMessages: 0, otherSubscriptionData: 0 };
+  const connections = new Set<SocketWriter>();
   const frames = new EventFrames();
+  const writes = new TurnWrites();
   const shared = {
     router: opts.router,
     // The router's root config (error formatter, transformer), which getTRPCErrorShape and
@@ -69,8 +68,6 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
     createContext: opts.createContext,
     onError: opts.onError,
     frames,
-    writes: new TurnWrites(),
-    counts,
   };
 
   // A function of its own, so that what outlives the handshake (the close listener) does not
@@ -81,9 +78,11 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
       ws.close(1011, 'no WebSocket extensions are supported');
       return false;
     }
-    const connection = new WebSocketConnection(ws, socket, req, shared);
-    connections.add(connection);
-    ws.on('close', () => connections.delete(connection));
+    const writer = new SocketWriter(ws, socket, writes);
+    // Kept alive by the listeners it puts on `ws`, as long as the socket is.
+    new TRPCConnection(writer, req, shared);
+    connections.add(writer);
+    ws.on('close', () => connections.delete(writer));
     return true;
   };
 
@@ -91,14 +90,7 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
   const sweep = setInterval(
     () => {
       const now = performance.now();
-      for (const c of connections) {
-        if (c.pingSentAt !== undefined) {
-          if (now - c.pingSentAt >= pongWaitMs) c.ws.terminate();
-        } else if (now - c.lastHeardAt >= pingMs) {
-          c.pingSentAt = now;
-          c.send('PING');
-        }
-      }
+      for (const c of connections) c.keepAlive(now, pingMs, pongWaitMs);
     },
     Math.max(10, Math.min(pingMs, pongWaitMs) / 4),
   );
@@ -116,10 +108,10 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
       for (const c of connections) c.send(text);
     },
     closeAll(code, reason) {
-      for (const c of connections) c.ws.close(code, reason);
+      for (const c of connections) c.close(code, reason);
     },
     terminateAll() {
-      for (const c of connections) c.ws.terminate();
+      for (const c of connections) c.terminate();
     },
     bufferedBytes() {
       return [...connections].map((c) => c.bufferedAmount);
@@ -127,8 +119,9 @@ export function createWebSocketTransport(opts: WebSocketTransportOptions): WebSo
     count() {
       return connections.size;
     },
-    counts,
-    frames,
+    eventMessagesBuilt() {
+      return frames.built;
+    },
     stop() {
       clearInterval(sweep);
     },

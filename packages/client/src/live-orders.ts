@@ -1,13 +1,19 @@
 import { TRPCClientError, type TRPCClient } from '@trpc/client';
-import type { AppRouter } from '../server/routers/app.ts';
-import type { EventFilter, Order, OrderEvent } from '../shared/orders.ts';
-import { MAX_PAGE_SIZE } from '../shared/protocol.ts';
+import type { AppRouter } from './app-router.ts';
+import type { EventFilter, Order, OrderEvent } from '../../../shared/orders.ts';
+import { isAfter } from '../../../shared/positions.ts';
 import { backoffMs } from './backoff.ts';
 import { CatchUp } from './catch-up.ts';
+import { iterateChanges } from './change-iterator.ts';
+import { openChangeStream } from './change-stream.ts';
 import { connect, type Connection, type TokenSource, type Transport, type WebSocketConstructor } from './links.ts';
+import { Emitter } from './emitter.ts';
+import { Lifecycle, type ConnectionState } from './lifecycle.ts';
+import { browserOffline, watchNetwork } from './network-watch.ts';
 import { OrdersCopy } from './orders-copy.ts';
+import { readSnapshot } from './snapshot.ts';
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type { ConnectionState } from './lifecycle.ts';
 
 export type LiveOrdersOptions = {
   /** The server's base URL, `http://host:port`. In a page served by the server: leave out. */
@@ -71,8 +77,6 @@ export type LiveOrders = {
   close(): Promise<void>;
 };
 
-type Phase = 'connecting' | 'live' | 'reconnecting' | 'stopped';
-
 const FATAL_CODES = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST']);
 
 const errorCode = (err: unknown): string | undefined =>
@@ -93,15 +97,18 @@ export function createLiveOrders(options: LiveOrdersOptions = {}): LiveOrders {
 class LiveOrdersClient implements LiveOrders {
   readonly ready: Promise<void>;
   #options: Required<Pick<LiveOrdersOptions, 'retryDelayMs' | 'snapshot'>> & LiveOrdersOptions;
+  #events = new Emitter<LiveOrdersEvents>();
+  /** Told once, on stopping; `state` may already have read `offline` (the browser's network). */
+  #stopping = new Emitter<{ stopped: undefined }>();
+  #life: Lifecycle;
   #transport: Transport;
   #connection: Connection;
   #copy = new OrdersCopy();
   /** The copy being read while a snapshot loads; events go here until it replaces `#copy`. */
   #loading: OrdersCopy | null = null;
   #loaded = false;
+  /** The id of the last change applied (or the snapshot's position), exactly as received. */
   #position: string | null = null;
-  #phase: Phase = 'connecting';
-  #state: ConnectionState = 'connecting';
   #everLive = false;
   #startedOverWebSocket = false;
   #probingForSse = false;
@@ -112,31 +119,29 @@ class LiveOrdersClient implements LiveOrders {
   #attempt = 0;
   #catchUp: CatchUp | null = null;
   #caughtUp: number | null = null;
-  /** Bumped whenever the subscription or the snapshot in progress is abandoned. */
-  #run = 0;
   #unsubscribe = () => {};
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #listeners = new Map<keyof LiveOrdersEvents, Set<(payload: never) => void>>();
   #settle: { resolve(): void; reject(err: Error): void };
-  #stopWatchingNetwork = () => {};
+  #stopWatchingNetwork: () => void;
 
   constructor(options: LiveOrdersOptions) {
     this.#options = { retryDelayMs: backoffMs, snapshot: true, ...options };
+    this.#life = new Lifecycle(browserOffline, (state) => this.#events.emit('state', state));
     this.#transport = options.transport ?? 'websocket';
     this.#connection = this.#connect();
     let settle!: { resolve(): void; reject(err: Error): void };
     this.ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     this.ready.catch(() => {}); // a caller that never awaits it must not get an unhandled rejection
     this.#settle = settle;
-    this.#watchNetwork();
-    this.#start(this.#run);
+    this.#stopWatchingNetwork = watchNetwork(() => this.#life.networkChanged());
+    this.#start(this.#life.run);
   }
 
   get orders(): ReadonlyMap<string, Order> {
     return this.#copy.orders;
   }
   get state() {
-    return this.#state;
+    return this.#life.state;
   }
   get transport() {
     return this.#transport;
@@ -152,67 +157,25 @@ class LiveOrdersClient implements LiveOrders {
   }
 
   on<K extends keyof LiveOrdersEvents>(type: K, listener: (payload: LiveOrdersEvents[K]) => void): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, (set = new Set()));
-    set.add(listener as (payload: never) => void);
-    return () => set.delete(listener as (payload: never) => void);
+    return this.#events.on(type, listener);
   }
 
   changes(): AsyncIterableIterator<OrderEvent> {
-    const queue: OrderEvent[] = [];
-    let wake: (() => void) | null = null;
-    let ended = false;
-    const offChange = this.on('change', (event) => {
-      queue.push(event);
-      wake?.();
-    });
-    const offState = this.on('state', () => {
-      if (this.#phase === 'stopped') wake?.();
-    });
-    const end = () => {
-      ended = true;
-      offChange();
-      offState();
-    };
-    const iterator: AsyncIterableIterator<OrderEvent> = {
-      [Symbol.asyncIterator]: () => iterator,
-      next: async () => {
-        for (;;) {
-          if (queue.length) return { value: queue.shift()!, done: false };
-          if (ended || this.#phase === 'stopped') {
-            end();
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = null;
-        }
+    const life = this.#life;
+    return iterateChanges({
+      onChange: (listener) => this.on('change', listener),
+      onStopped: (listener) => this.#stopping.on('stopped', listener),
+      get stopped() {
+        return life.phase === 'stopped';
       },
-      return: async () => {
-        end();
-        return { value: undefined, done: true };
-      },
-    };
-    return iterator;
+    });
   }
 
   async close(): Promise<void> {
-    if (this.#phase === 'stopped') return;
+    if (this.#life.phase === 'stopped') return;
     this.#stop();
     this.#settle.reject(new Error('closed before the snapshot was loaded'));
     await this.#connection.close();
-  }
-
-  #emit<K extends keyof LiveOrdersEvents>(type: K, payload: LiveOrdersEvents[K]) {
-    for (const listener of this.#listeners.get(type) ?? []) {
-      try {
-        (listener as (p: LiveOrdersEvents[K]) => void)(payload);
-      } catch (err) {
-        // A listener's bug must not leave the copy half-updated; it is reported, not swallowed.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
   }
 
   #connect(): Connection {
@@ -223,6 +186,11 @@ class LiveOrdersClient implements LiveOrders {
       WebSocket: this.#options.WebSocket,
       retryDelayMs: this.#options.retryDelayMs,
     });
+  }
+
+  /** "Where is the log's head": the position a snapshot read now would start from. */
+  async #head(): Promise<string> {
+    return (await this.api.events.head.query()).lastEventId;
   }
 
   #start(run: number) {
@@ -239,104 +207,72 @@ class LiveOrdersClient implements LiveOrders {
     let from = this.#position ?? this.#options.from ?? null;
     if (from === null) {
       try {
-        from = (await this.api.orders.list.query({ limit: 1 })).lastEventId;
+        from = await this.#head();
       } catch (err) {
-        if (run === this.#run) this.#failed(err);
+        if (this.#life.isCurrent(run)) this.#failed(err);
         return;
       }
-      if (run !== this.#run) return;
+      if (!this.#life.isCurrent(run)) return;
     }
     this.#position = from;
     this.#subscribe(run, from);
   }
 
-  /**
-   * Reads the snapshot into a fresh copy. The subscription starts right after the first
-   * page, from its `lastEventId`, so no change falls between; later pages are newer
-   * snapshots, and merging by version keeps the copy right whatever order things arrive in.
-   */
+  /** The snapshot, with the subscription started from its first page (see `readSnapshot`). */
   async #loadSnapshot(run: number) {
-    const { status, orderId } = this.#options.filter ?? {};
-    const keep = (rows: Order[]) => (orderId === undefined ? rows : rows.filter((o) => o.id === orderId));
-    const fresh = new OrdersCopy();
+    let fresh: OrdersCopy | null;
     try {
-      const first = await this.api.orders.list.query({ limit: MAX_PAGE_SIZE, status });
-      if (run !== this.#run) return;
-      fresh.mergePage(keep(first.orders));
-      this.#loading = fresh;
-      this.#position = first.lastEventId;
-      this.#subscribe(run, first.lastEventId);
-      for (let cursor = first.nextCursor; cursor; ) {
-        const page = await this.api.orders.list.query({ limit: MAX_PAGE_SIZE, status, cursor });
-        if (run !== this.#run) return;
-        fresh.mergePage(keep(page.orders));
-        cursor = page.nextCursor;
-      }
+      fresh = await readSnapshot(this.api, this.#options.filter, () => this.#life.isCurrent(run), (copy, lastEventId) => {
+        this.#loading = copy;
+        this.#position = lastEventId;
+        this.#subscribe(run, lastEventId);
+      });
     } catch (err) {
-      if (run === this.#run) this.#failed(err);
+      if (this.#life.isCurrent(run)) this.#failed(err);
       return;
     }
-    fresh.snapshotComplete();
+    if (!fresh) return;
     this.#copy = fresh;
     this.#loading = null;
     this.#loaded = true;
-    this.#emit('snapshot', fresh.orders);
+    this.#events.emit('snapshot', fresh.orders);
     this.#settle.resolve();
     const reason = this.#resyncReason;
     this.#resyncReason = null;
-    if (reason !== null) this.#emit('resynced', { reason, lastEventId: this.#position ?? '0' });
+    if (reason !== null) this.#events.emit('resynced', { reason, lastEventId: this.#position ?? '0' });
   }
 
   #subscribe(run: number, from: string | null) {
     this.#unsubscribe();
-    const { filter } = this.#options;
-    const subscription = this.api.orders.onChange.subscribe(
-      { lastEventId: from, ...filter },
-      {
-        onStarted: () => {
-          if (run === this.#run) this.#started();
-        },
-        onConnectionStateChange: (state) => {
-          if (run === this.#run && state.state === 'connecting') this.#dropped(state.error);
-        },
-        onData: ({ id, data }) => {
-          if (run === this.#run) this.#receive(id, data);
-        },
-        onError: (err) => {
-          if (run === this.#run) this.#failed(err);
-        },
-        // The server never ends the stream on its own; if it does, resume like after a drop.
-        onComplete: () => {
-          if (run === this.#run) this.#failed(new Error('the server ended the subscription'));
-        },
-      },
-    );
-    this.#unsubscribe = () => subscription.unsubscribe();
+    this.#unsubscribe = openChangeStream(this.api, from, this.#options.filter, () => this.#life.isCurrent(run), {
+      started: () => this.#started(),
+      dropped: (error) => this.#dropped(error),
+      change: (id, event) => this.#receive(id, event),
+      failed: (err) => this.#failed(err),
+    });
   }
 
   #receive(id: string, event: OrderEvent) {
     // A resumed stream starts after the position sent; this guards the seam all the same.
-    if (this.#position !== null && BigInt(id) <= BigInt(this.#position)) return;
+    if (this.#position !== null && !isAfter(id, this.#position)) return;
     this.#position = id;
     // Without a snapshot there is no copy to keep: changes only.
     if (this.#options.snapshot) (this.#loading ?? this.#copy).apply(event);
-    this.#emit('change', event);
+    this.#events.emit('change', event);
     if (this.#catchUp?.received(id)) this.#finishCatchUp();
   }
 
-  /** The server acknowledged the subscription: events flow from here. */
   #started() {
     if (this.#transport === 'websocket') this.#startedOverWebSocket = true;
     this.#attempt = 0;
     this.#renewing = false;
     const reconnected = this.#everLive;
     this.#everLive = true;
-    this.#setPhase('live');
+    this.#life.moveTo('live');
     if (!this.#options.snapshot) this.#settle.resolve();
     if (reconnected && this.#catchUp) void this.#readHead(this.#catchUp);
   }
 
-  /** The transport lost its connection; it reconnects by itself and resumes from the last id. */
   #dropped(error: unknown) {
     if (
       this.#transport === 'websocket' &&
@@ -344,11 +280,9 @@ class LiveOrdersClient implements LiveOrders {
       !this.#startedOverWebSocket &&
       error
     ) {
-      return void this.#considerSse(this.#run);
+      return void this.#considerSse(this.#life.run);
     }
-    if (this.#phase !== 'live') return;
-    this.#setPhase('reconnecting');
-    this.#beginCatchUp();
+    if (this.#life.moveTo('reconnecting')) this.#beginCatchUp();
   }
 
   /**
@@ -360,13 +294,13 @@ class LiveOrdersClient implements LiveOrders {
     if (this.#probingForSse) return;
     this.#probingForSse = true;
     try {
-      await this.api.orders.list.query({ limit: 1 });
+      await this.#head();
     } catch {
       return;
     } finally {
       this.#probingForSse = false;
     }
-    if (run === this.#run && this.#transport === 'websocket' && !this.#startedOverWebSocket) this.#fallBackToSse();
+    if (this.#life.isCurrent(run) && this.#transport === 'websocket' && !this.#startedOverWebSocket) this.#fallBackToSse();
   }
 
   #fallBackToSse() {
@@ -384,16 +318,13 @@ class LiveOrdersClient implements LiveOrders {
     if (code === 'UNAUTHORIZED' && this.#mayRenewCredentials()) return void this.#renewCredentials(toError(err));
     if (code && FATAL_CODES.has(code)) {
       this.#stop();
-      this.#emit('error', { error: toError(err), fatal: true });
+      this.#events.emit('error', { error: toError(err), fatal: true });
       this.#settle.reject(toError(err));
       return;
     }
     const next = this.#abandon();
-    this.#emit('error', { error: toError(err), fatal: false });
-    if (this.#phase === 'live') {
-      this.#setPhase('reconnecting');
-      this.#beginCatchUp();
-    }
+    this.#events.emit('error', { error: toError(err), fatal: false });
+    if (this.#life.moveTo('reconnecting')) this.#beginCatchUp();
     this.#retryTimer = setTimeout(() => void this.#retry(next), this.#options.retryDelayMs(this.#attempt++));
   }
 
@@ -415,11 +346,8 @@ class LiveOrdersClient implements LiveOrders {
   async #renewCredentials(err: Error) {
     this.#renewing = true;
     const next = this.#abandon();
-    this.#emit('error', { error: err, fatal: false });
-    if (this.#phase === 'live') {
-      this.#setPhase('reconnecting');
-      this.#beginCatchUp();
-    }
+    this.#events.emit('error', { error: err, fatal: false });
+    if (this.#life.moveTo('reconnecting')) this.#beginCatchUp();
     const old = this.#connection;
     this.#connection = this.#connect();
     void old.close();
@@ -427,29 +355,28 @@ class LiveOrdersClient implements LiveOrders {
       // Proves the fresh token before subscribing (an SSE refusal carries no code).
       await this.api.orders.list.query({ limit: 1 });
     } catch (error) {
-      if (next === this.#run) this.#failed(error);
+      if (this.#life.isCurrent(next)) this.#failed(error);
       return;
     }
-    if (next !== this.#run) return;
+    if (!this.#life.isCurrent(next)) return;
     if (this.#loaded || !this.#options.snapshot) this.#subscribe(next, this.#position);
     else this.#restart(next);
   }
 
   /**
    * Before subscribing again, one query: it proves the server is back and still takes the
-   * token (an SSE stream refused at the HTTP level carries no error code), and gives the
-   * log's head for the catch-up count.
+   * token (an SSE stream refused at the HTTP level carries no error code).
    */
   async #retry(run: number) {
-    if (run !== this.#run) return;
+    if (!this.#life.isCurrent(run)) return;
     if (!this.#loaded && this.#options.snapshot) return this.#restart(run);
     try {
-      await this.api.orders.list.query({ limit: 1 });
+      await this.#head();
     } catch (err) {
-      if (run === this.#run) this.#failed(err);
+      if (this.#life.isCurrent(run)) this.#failed(err);
       return;
     }
-    if (run === this.#run) this.#restart(run);
+    if (this.#life.isCurrent(run)) this.#restart(run);
   }
 
   #restart(run: number) {
@@ -475,27 +402,28 @@ class LiveOrdersClient implements LiveOrders {
     }
     // Changes only: go on from the log's end; what fell in the gap is gone.
     try {
-      const { lastEventId } = await this.api.orders.list.query({ limit: 1 });
-      if (next !== this.#run) return;
+      const lastEventId = await this.#head();
+      if (!this.#life.isCurrent(next)) return;
       this.#position = lastEventId;
-      this.#emit('resynced', { reason, lastEventId });
+      this.#events.emit('resynced', { reason, lastEventId });
       this.#subscribe(next, lastEventId);
     } catch (err) {
-      if (next === this.#run) this.#failed(err);
+      if (this.#life.isCurrent(next)) this.#failed(err);
     }
   }
 
   #beginCatchUp() {
     if (this.#catchUp) return this.#catchUp.dropped();
-    if ( this.#position === null || !this.#loaded && this.#options.snapshot) return;
+    if (this.#position === null || (!this.#loaded && this.#options.snapshot)) return;
     this.#catchUp = new CatchUp(this.#position, this.#options.filter !== undefined, () => this.#finishCatchUp());
     this.#caughtUp = null;
   }
 
+  /** The log's head right after reconnecting: how far the catch-up goes. */
   async #readHead(catchUp: CatchUp) {
     try {
-      const { lastEventId } = await this.api.orders.list.query({ limit: 1 });
-      if (catchUp === this.#catchUp && catchUp.headRead(lastEventId, this.#position)) this.#finishCatchUp();
+      const head = await this.#head();
+      if (catchUp === this.#catchUp && catchUp.headRead(head, this.#position)) this.#finishCatchUp();
     } catch {
       // The connection went again; the next reconnect reads the head anew.
     }
@@ -507,12 +435,12 @@ class LiveOrdersClient implements LiveOrders {
     catchUp.dispose();
     this.#catchUp = null;
     this.#caughtUp = catchUp.count;
-    this.#emit('caught-up', catchUp.count);
+    this.#events.emit('caught-up', catchUp.count);
   }
 
   /** Drops the subscription (and any snapshot in progress) without stopping for good. */
   #abandon(): number {
-    const next = ++this.#run;
+    const next = this.#life.abandon();
     clearTimeout(this.#retryTimer);
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = () => {};
@@ -525,33 +453,7 @@ class LiveOrdersClient implements LiveOrders {
     this.#catchUp?.dispose();
     this.#catchUp = null;
     this.#stopWatchingNetwork();
-    this.#setPhase('stopped');
-  }
-
-  #setPhase(phase: Phase) {
-    this.#phase = phase;
-    this.#updateState();
-  }
-
-  #updateState() {
-    const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
-    const phase = this.#phase;
-    const state: ConnectionState = phase === 'stopped' || offline ? 'offline' : phase;
-    if (state === this.#state) return;
-    this.#state = state;
-    this.#emit('state', state);
-  }
-
-  /** In a browser, `offline` is shown as soon as the browser knows, not after a timeout. */
-  #watchNetwork() {
-    const target = globalThis as { addEventListener?: Window['addEventListener']; removeEventListener?: Window['removeEventListener'] };
-    if (typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') return;
-    const update = () => this.#updateState();
-    target.addEventListener('online', update);
-    target.addEventListener('offline', update);
-    this.#stopWatchingNetwork = () => {
-      target.removeEventListener?.('online', update);
-      target.removeEventListener?.('offline', update);
-    };
+    this.#life.moveTo('stopped');
+    this.#stopping.emit('stopped', undefined);
   }
 }

@@ -1,6 +1,6 @@
 import { batch, createSignal, onCleanup, type Accessor } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
-import type { Order, OrderEvent } from '../shared/orders.ts';
+import type { Order, OrderEvent } from '../../../shared/orders.ts';
 import type { Transport } from './links.ts';
 import type { ConnectionState, LiveOrders, LiveOrdersEvents, ResyncNotice } from './live-orders.ts';
 

@@ -9,11 +9,11 @@ import {
   type TRPCLink,
 } from '@trpc/client';
 import { EventSource as FetchEventSource } from 'eventsource';
-import type { AppRouter } from '../server/routers/app.ts';
-import { TRPC_PATH } from '../shared/protocol.ts';
+import type { AppRouter } from './app-router.ts';
+import { authorizationHeader, TRPC_PATH, type Transport } from '../../../shared/protocol.ts';
 
 /** How `orders.onChange` reaches the client. Queries and mutations always go over HTTP. */
-export type Transport = 'websocket' | 'sse';
+export type { Transport };
 
 /**
  * A token, or a function read on every request and every (re)connect, so it can change. It
@@ -33,8 +33,11 @@ export type ConnectOptions = {
   retryDelayMs: (attempt: number) => number;
 };
 
+/** The typed tRPC client of a server: queries and mutations (and subscriptions). */
+export type Api = TRPCClient<AppRouter>;
+
 export type Connection = {
-  api: TRPCClient<AppRouter>;
+  api: Api;
   close(): Promise<void>;
 };
 
@@ -48,17 +51,14 @@ export const readToken = async (token: TokenSource): Promise<string | null> => (
 export function connect(options: ConnectOptions): Connection {
   const base = options.url.replace(/\/+$/, '');
   const httpUrl = `${base}${TRPC_PATH}`;
-  const authHeaders = async (): Promise<Record<string, string>> => {
-    const token = await readToken(options.token);
-    return token ? { authorization: `Bearer ${token}` } : {};
-  };
+  const authHeaders = async () => authorizationHeader(await readToken(options.token));
   const http = httpBatchLink({ url: httpUrl, headers: authHeaders });
 
   let subscriptions: TRPCLink<AppRouter>;
   let close = async () => {};
   if (options.transport === 'websocket') {
     const WebSocket = options.WebSocket ?? globalThis.WebSocket;
-    if (!WebSocket) throw new Error('live-orders/client: this runtime has no WebSocket; pass `WebSocket` (the `ws` package) or use transport "sse"');
+    if (!WebSocket) throw new Error('live-orders-client: this runtime has no WebSocket; pass `WebSocket` (the `ws` package) or use transport "sse"');
     const ws = createWSClient({
       url: toWebSocketUrl(httpUrl),
       WebSocket,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { Order, OrderEvent } from '../shared/orders.ts';
+import type { Order, OrderEvent } from '../../../shared/orders.ts';
 import { OrdersCopy } from './orders-copy.ts';
 
 const order = (id: string, version: number, status: Order['status'] = 'pending'): Order => ({

@@ -1,3 +1,5 @@
+import { positionOf } from '../../../shared/positions.ts';
+
 /** How long a filtered stream must be quiet, once the head is known, to count as caught up. */
 const QUIET_MS = 300;
 
@@ -16,7 +18,7 @@ export class CatchUp {
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(from: string, filtered: boolean, onQuiet: () => void) {
-    this.#from = BigInt(from);
+    this.#from = positionOf(from);
     this.#filtered = filtered;
     this.#onQuiet = onQuiet;
   }
@@ -29,7 +31,7 @@ export class CatchUp {
 
   /** Counts one change; true when that was the last one missed. */
   received(id: string): boolean {
-    const p = BigInt(id);
+    const p = positionOf(id);
     if (p > this.#from && (this.#head === null || p <= this.#head)) this.count++;
     if (this.#head === null) return false;
     if (p >= this.#head) return true;
@@ -39,8 +41,8 @@ export class CatchUp {
 
   /** The log's head after reconnecting; true when everything up to it is already in. */
   headRead(head: string, position: string | null): boolean {
-    this.#head = BigInt(head);
-    if (this.#head <= this.#from || (position !== null && BigInt(position) >= this.#head)) return true;
+    this.#head = positionOf(head);
+    if (this.#head <= this.#from || (position !== null && positionOf(position) >= this.#head)) return true;
     this.#waitForQuiet();
     return false;
   }

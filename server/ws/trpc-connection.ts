@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import {
   callTRPCProcedure,
   getTRPCErrorFromUnknown,
@@ -8,6 +7,8 @@ import {
   transformTRPCResponse,
   TRPCError,
   type AnyTRPCRootTypes,
+  type AnyTRPCRouter,
+  type inferRouterContext,
   type TRPCProcedureType,
   type TRPCRootConfig,
 } from '@trpc/server';
@@ -21,58 +22,42 @@ import {
   type TRPCResponseMessage,
 } from '@trpc/server/rpc';
 import type { RawData, WebSocket } from 'ws';
-import type { OrderEvent } from '../../shared/orders.ts';
-import type { AppRouter } from '../routers/app.ts';
-import { MAX_BUFFERED_BYTES } from './backpressure.ts';
-import type { Context } from './context.ts';
+import { EventStream } from '../events/event-stream.ts';
+import { Call, isAbortError, isAsyncIterable, StopListener } from './call.ts';
 import { requestPrefix, type EventFrames } from './event-frames.ts';
+import type { SocketWriter } from './socket-writer.ts';
 import { SubscriptionSink } from './subscription-sink.ts';
-import type { TurnWrites } from './turn-writes.ts';
 
 /** What tRPC's adapters pass to `onError`. */
-export type WebSocketErrorInfo = {
+export type WebSocketErrorInfo<TContext> = {
   error: TRPCError;
   path: string | undefined;
   type: TRPCProcedureType | 'unknown';
-  ctx: Context | undefined;
+  ctx: TContext | undefined;
   /** The upgrade request, until the connection's context is made (not kept longer: memory). */
   req: IncomingMessage | undefined;
   input: unknown;
 };
 
-export type CreateWebSocketContext = (opts: {
+export type CreateWebSocketContext<TContext> = (opts: {
   req: IncomingMessage;
   res: WebSocket;
   info: TRPCRequestInfo;
-}) => Context | Promise<Context>;
-
-/** Messages sent, by kind: what the "one path per event" test counts. */
-export type WebSocketCounts = {
-  /** tracked events of `orders.onChange`, through `SubscriptionSink` (framed once per prefix) */
-  eventMessages: number;
-  /** data messages of subscriptions that went through the generic per-value path */
-  otherSubscriptionData: number;
-};
+}) => TContext | Promise<TContext>;
 
 /** What every connection of one transport shares. */
-export type ConnectionShared = {
-  router: AppRouter;
+export type ConnectionShared<TRouter extends AnyTRPCRouter> = {
+  router: TRouter;
   config: TRPCRootConfig<AnyTRPCRootTypes>;
-  createContext: CreateWebSocketContext;
-  onError?: (info: WebSocketErrorInfo) => void;
+  createContext: CreateWebSocketContext<inferRouterContext<TRouter>>;
+  onError?: (info: WebSocketErrorInfo<inferRouterContext<TRouter>>) => void;
   frames: EventFrames;
-  writes: TurnWrites;
-  counts: WebSocketCounts;
 };
 
-type ContextResult = { ok: true; value: Context } | { ok: false; error: TRPCError };
+type ContextResult<TContext> = { ok: true; value: TContext } | { ok: false; error: TRPCError };
 type ErrorCall = { error: TRPCError; type: TRPCProcedureType | 'unknown'; path: string | undefined; input: unknown };
 
 const OPEN = 1;
-/** `ws.send` of a Buffer sends binary unless told; tRPC's messages are text. */
-const TEXT = { binary: false } as const;
-/** How often a writer waiting for 'drain' looks again even without one. */
-const DRAIN_CHECK_MS = 250;
 
 /**
  * What the client gets when its error cannot be formatted or encoded (as tRPC's adapter).
@@ -83,8 +68,6 @@ const FALLBACK_ERROR_SHAPE: TRPCErrorShape = {
   data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
 };
 
-const isAbortError = (e: unknown) => typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AbortError';
-
 /**
  * One WebSocket speaking tRPC v11's protocol, as `createWSClient`/`wsLink` expect it and as
  * `@trpc/server/adapters/ws` speaks it (test/ws-conformance.test.ts compares the two message
@@ -94,32 +77,30 @@ const isAbortError = (e: unknown) => typeof e === 'object' && e !== null && (e a
  * exports; its control flow follows that adapter's, step for step, so that replies and their
  * order are the same.
  *
- * What differs is how a subscription's events leave: `orders.onChange` gets a `SubscriptionSink`
- * in its context, holding its request id and this connection, and writes every event itself,
- * as a message built once per event (event-frames.ts); it never yields to the generic loop.
+ * What differs is how a subscription's events leave when its procedure returns an
+ * `EventStream` (events/event-stream.ts): it is not iterated but asked to push into a
+ * `SubscriptionSink` (its request id and this socket), which writes each event as a message
+ * built once per event and prefix (event-frames.ts). Any other subscription is iterated, one
+ * message per value, as tRPC's adapter does. Everything leaves through the `SocketWriter`.
  */
-export class WebSocketConnection {
-  #ctx: Context | undefined;
-  #ctxResult: Promise<ContextResult> | null = null;
+export class TRPCConnection<TRouter extends AnyTRPCRouter> {
+  #ctx: inferRouterContext<TRouter> | undefined;
+  #ctxResult: Promise<ContextResult<inferRouterContext<TRouter>>> | null = null;
   // Needed to make the context; dropped then, as it holds every header of the upgrade.
   #req: IncomingMessage | undefined;
   readonly #subscriptions = new Map<number | string, AbortController>();
   // Tells context creation that the connection closed; dropped once the context is made
   // (nothing of ours listens later), as an AbortSignal costs about 1 KB per connection.
   #closed: AbortController | undefined = new AbortController();
-  /** For the keep-alive sweep (ws-transport.ts): when the client last said anything. */
-  lastHeardAt = performance.now();
-  /** When a PING went out that is not answered yet. */
-  pingSentAt: number | undefined;
-  /** For TurnWrites: the turn of this socket's last write. */
-  turn = 0;
+  private readonly ws: WebSocket;
 
   constructor(
-    readonly ws: WebSocket,
-    readonly socket: Duplex,
+    private readonly writer: SocketWriter,
     req: IncomingMessage,
-    private readonly shared: ConnectionShared,
+    private readonly shared: ConnectionShared<TRouter>,
   ) {
+    const ws = writer.ws;
+    this.ws = ws;
     this.#req = req;
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     // Handled, or an invalid frame from a client would crash the process.
@@ -135,57 +116,9 @@ export class WebSocketConnection {
     if (url.searchParams.get('connectionParams') !== '1') this.#ctxResult = this.#createContext(() => null);
   }
 
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
-  }
-
-  /** Sends one text message; dropped once the socket is not open. `more`: see TurnWrites. */
-  send(data: string | Buffer, more = false): void {
-    if (this.ws.readyState !== OPEN) return;
-    this.shared.writes.hold(this, more);
-    this.ws.send(data, TEXT);
-  }
-
-  /** The one way an event reaches a WebSocket subscriber (see SubscriptionSink). */
-  sendEvent(prefix: string, event: OrderEvent, more: boolean): void {
-    if (this.ws.readyState !== OPEN) return;
-    this.shared.counts.eventMessages++;
-    this.#ctx?.metrics.eventsDelivered('websocket');
-    this.send(this.shared.frames.message(prefix, event), more);
-  }
-
-  hasRoom(): boolean {
-    return this.ws.bufferedAmount <= MAX_BUFFERED_BYTES;
-  }
-
-  /** Resolves once the socket has drained below the limit, closed, or `signal` aborted. */
-  async waitForRoom(signal: AbortSignal): Promise<void> {
-    while (!this.hasRoom() && this.ws.readyState === OPEN && !signal.aborted) await this.#drained(signal);
-  }
-
-  #drained(signal: AbortSignal): Promise<void> {
-    const socket = this.socket;
-    return new Promise<void>((resolve) => {
-      if (socket.destroyed || signal.aborted || socket.writableLength === 0) return resolve();
-      // 'drain' comes once a write that passed the high-water mark has been flushed: any
-      // buffer over the backpressure limit has had one. The timer is a safety net only.
-      const done = () => {
-        clearTimeout(timer);
-        socket.off('drain', done);
-        socket.off('close', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, DRAIN_CHECK_MS);
-      socket.on('drain', done);
-      socket.on('close', done);
-      signal.addEventListener('abort', done);
-    });
-  }
-
   #respond(message: TRPCResponseMessage): void {
     if (this.ws.readyState !== OPEN) return;
-    this.send(JSON.stringify(transformTRPCResponse(this.shared.config, message)));
+    this.writer.send(JSON.stringify(transformTRPCResponse(this.shared.config, message)));
   }
 
   /** Reports to `onError`; an `onError` that throws is not our client's problem. */
@@ -227,7 +160,9 @@ export class WebSocketConnection {
     }
   }
 
-  async #createContext(connectionParams: () => TRPCRequestInfo['connectionParams']): Promise<ContextResult> {
+  async #createContext(
+    connectionParams: () => TRPCRequestInfo['connectionParams'],
+  ): Promise<ContextResult<inferRouterContext<TRouter>>> {
     try {
       const ctx = await this.shared.createContext({
         req: this.#req!,
@@ -259,11 +194,10 @@ export class WebSocketConnection {
   }
 
   #onMessage(raw: RawData, isBinary: boolean): void {
-    this.lastHeardAt = performance.now();
-    this.pingSentAt = undefined;
+    this.writer.heard();
     const text = isBinary ? undefined : raw.toString();
     if (text === 'PONG') return;
-    if (text === 'PING') return this.send('PONG');
+    if (text === 'PING') return this.writer.send('PONG');
     if (!Buffer.isBuffer(raw)) {
       const error = new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Unexpected WebSocket message format' });
       this.#respondOrReport(() => ({
@@ -312,7 +246,11 @@ export class WebSocketConnection {
   }
 
   /** One request of a message: checked here, then run by `#run` (which does not hold the message). */
-  #handle(message: TRPCClientOutgoingMessage, batchIndex: number, ctxResult: Promise<ContextResult>): void {
+  #handle(
+    message: TRPCClientOutgoingMessage,
+    batchIndex: number,
+    ctxResult: Promise<ContextResult<inferRouterContext<TRouter>>>,
+  ): void {
     const { id, jsonrpc } = message;
     if (id === null) {
       const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
@@ -342,16 +280,17 @@ export class WebSocketConnection {
 
   /**
    * A call from start to end: its result, or its error; for a subscription "started", its
-   * life, and "stopped". A subscription holds this frame and `#iterate`'s for as long as it
-   * is open (its setup, `#start`, has returned by then): two suspended frames per subscriber.
+   * life, and "stopped". A subscription holds this frame and its drain's (`#push` or
+   * `#iterate`) for as long as it is open (its setup, `#start`, has returned by then).
    */
-  async #run(call: Call, ctxResult: Promise<ContextResult>, batchIndex: number): Promise<void> {
+  async #run(call: Call, ctxResult: Promise<ContextResult<inferRouterContext<TRouter>>>, batchIndex: number): Promise<void> {
     const { id, jsonrpc, type } = call;
     // Registered before any await, so that a stop or a disconnect meanwhile cancels it.
     if (type === 'subscription') this.#subscriptions.set(id, call.controller);
     try {
       const values = await this.#start(call, ctxResult, batchIndex);
-      if (values !== undefined) await this.#iterate(call, values);
+      if (values instanceof EventStream) await this.#push(call, values);
+      else if (values !== undefined) await this.#iterate(call, values);
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       // A procedure that gave up because its subscription was cancelled is not an error.
@@ -398,22 +337,21 @@ export class WebSocketConnection {
    * are returned, once "started" is sent, for `#iterate`. Undefined when there is nothing more
    * to do (answered, or cancelled meanwhile).
    */
-  async #start(call: Call, ctxResult: Promise<ContextResult>, batchIndex: number): Promise<AsyncIterable<unknown> | undefined> {
+  async #start(
+    call: Call,
+    ctxResult: Promise<ContextResult<inferRouterContext<TRouter>>>,
+    batchIndex: number,
+  ): Promise<AsyncIterable<unknown> | undefined> {
     const { id, jsonrpc, type, path, controller } = call;
     const ctxOutcome = await ctxResult;
     if (!ctxOutcome.ok) throw ctxOutcome.error;
     if (controller.signal.aborted || (type === 'subscription' && this.ws.readyState !== OPEN)) return undefined;
 
-    // A subscription's events go to its sink, which knows its request id and this socket.
-    const ctx: Context =
-      type === 'subscription'
-        ? { ...ctxOutcome.value, eventSink: new SubscriptionSink(this, requestPrefix(id, jsonrpc)) }
-        : ctxOutcome.value;
     const result: unknown = await callTRPCProcedure({
       router: this.shared.router,
       path,
       getRawInput: call.rawInput.bind(call),
-      ctx,
+      ctx: ctxOutcome.value,
       type,
       signal: controller.signal,
       batchIndex,
@@ -445,6 +383,8 @@ export class WebSocketConnection {
       : (result as AsyncIterable<unknown>);
     if (controller.signal.aborted || this.ws.readyState !== OPEN) {
       call.abort();
+      // An EventStream not drained has started nothing.
+      if (values instanceof EventStream) return undefined;
       try {
         await values[Symbol.asyncIterator]().return?.();
       } catch (cause) {
@@ -455,6 +395,27 @@ export class WebSocketConnection {
 
     this.#respond({ id, jsonrpc, result: { type: 'started' } });
     return values;
+  }
+
+  /**
+   * An `EventStream`'s drain over this socket: its events pushed into the subscription's sink
+   * until the subscription is stopped (the stream's signal is the call's) or the stream fails.
+   * Its replies are those of `#iterate` for a stream that yields nothing: an error before a
+   * stop goes to the client; one after it to the server's log only.
+   */
+  async #push(call: Call, stream: EventStream): Promise<void> {
+    const sink = new SubscriptionSink(this.writer, this.shared.frames, requestPrefix(call.id, call.jsonrpc));
+    try {
+      await stream.pushTo(sink, 'websocket');
+    } catch (cause) {
+      const stopped = call.controller.signal.aborted;
+      call.abort();
+      if (!stopped) this.#respondWithError(call, cause);
+      else if (!isAbortError(getTRPCErrorFromUnknown(cause).cause)) this.#reportError(call, cause);
+      return;
+    }
+    // It ends without failing only once stopped: its socket closed, or `subscription.stop`.
+    call.abort();
   }
 
   /**
@@ -487,8 +448,7 @@ export class WebSocketConnection {
   /**
    * Runs a subscription's iterator until it is done, fails, or is stopped; then disposes of it
    * (its `return()`), as tRPC's adapter does with `await using`. A stop does not wait for a
-   * pending `next()`; the disposal does. `orders.onChange` over this transport yields nothing
-   * (its events go through its sink), so this loop only waits for its end.
+   * pending `next()`; the disposal does.
    */
   async #iterate(call: Call, values: AsyncIterable<unknown>): Promise<void> {
     const iterator = values[Symbol.asyncIterator]();
@@ -504,7 +464,6 @@ export class WebSocketConnection {
           completed = true;
           break;
         }
-        this.shared.counts.otherSubscriptionData++;
         const value = next.value;
         const result = isTrackedEnvelope(value)
           ? { type: 'data' as const, data: { id: value[0], data: value[1] }, id: value[0] }
@@ -533,44 +492,6 @@ export class WebSocketConnection {
       this.#respondWithError(call, failure.cause);
     }
   }
-}
-
-/**
- * One request on a connection. A class, not closures: a subscription holds it for its whole
- * life, and under tsx every named closure also carries a renamed `name` (esbuild keepNames),
- * a few hundred bytes each, per subscription.
- */
-class Call {
-  readonly controller = new AbortController();
-
-  constructor(
-    readonly id: number | string,
-    readonly jsonrpc: '2.0' | undefined,
-    readonly type: TRPCProcedureType,
-    readonly path: string,
-    readonly input: unknown,
-  ) {}
-
-  rawInput(): Promise<unknown> {
-    return Promise.resolve(this.input);
-  }
-
-  /** `abort()` builds an AbortError with a stack even when already aborted: not twice. */
-  abort(): void {
-    if (!this.controller.signal.aborted) this.controller.abort();
-  }
-}
-
-/** An abort listener as an object (EventTarget's handleEvent): no named closure per step. */
-class StopListener {
-  constructor(private readonly resolve: (value: 'abort') => void) {}
-  handleEvent(): void {
-    this.resolve('abort');
-  }
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 /** tRPC's JSON encoding: text frames only (its jsonEncoder refuses binary ones the same way). */

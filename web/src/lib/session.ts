@@ -1,7 +1,4 @@
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { createSignal } from 'solid-js';
-import type { AppRouter } from '../../../server/routers/app.ts';
-import { TRPC_PATH } from '../../../shared/protocol.ts';
 
 // The access token lives for this tab only: sessionStorage, never localStorage (it would
 // outlive the tab) nor the URL (it would end up in history and server logs).
@@ -35,19 +32,3 @@ export const session = {
     setTokenSignal(next);
   },
 };
-
-/**
- * Queries and mutations over batched HTTP (same origin). Live updates go through the client
- * library (`live-orders/client`, see stores/live-sync.ts), over WebSocket or SSE.
- */
-export const trpc = createTRPCClient<AppRouter>({
-  links: [
-    httpBatchLink({
-      url: TRPC_PATH,
-      headers: () => {
-        const t = token();
-        return t ? { authorization: `Bearer ${t}` } : {};
-      },
-    }),
-  ],
-});

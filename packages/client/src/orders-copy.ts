@@ -1,4 +1,4 @@
-import type { Order, OrderEvent } from '../shared/orders.ts';
+import type { Order, OrderEvent } from '../../../shared/orders.ts';
 
 /**
  * A copy of the orders table, built from snapshot pages and events and merged by order

@@ -1,19 +1,23 @@
 /**
- * Follows the orders' changes in a terminal, one line each, on the client library:
+ * Follows the orders' changes in a terminal, one line each, on the client library: the
+ * package's `live-orders-tail` command (`npm run tail` in the repository).
  *
- *   npm run tail                                         # from now on
- *   npm run tail -- --status shipped --json              # one OrderEvent as JSON per line
- *   npm run tail -- --state tail.json                    # resumes where the last run stopped
- *   npm run tail -- --from 1200 --order 42 --transport sse --token "$TOKEN"
+ *   npx live-orders-tail                                 # from now on
+ *   npx live-orders-tail --status shipped --json         # one OrderEvent as JSON per line
+ *   npx live-orders-tail --state tail.json               # resumes where the last run stopped
+ *   npx live-orders-tail --from 1200 --order 42 --transport sse --token "$TOKEN"
  *
  * stdout carries the changes only; what the tail itself has to say goes to stderr.
  */
 import { renameSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { createLiveOrders, type OrderEvent, type Transport } from '../client/index.ts';
-import { eventPositionSchema, orderIdSchema, orderStatusSchema } from '../shared/orders.ts';
-import { describeEvent } from '../web/src/lib/describe.ts';
+import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
+import type { OrderEvent } from '../../../shared/orders.ts';
+import { ORDER_ID_PATTERN, POSITION_PATTERN } from '../../../shared/positions.ts';
+import { TRANSPORTS, type Transport } from '../../../shared/protocol.ts';
+import { describeEvent } from './describe-event.ts';
+import { createLiveOrders } from './live-orders.ts';
 
 function fail(message: string): never {
   process.stderr.write(`tail: ${message}\n`);
@@ -38,17 +42,22 @@ try {
   fail((err as Error).message);
 }
 
-const transport = values.transport as Transport;
-if (transport !== 'websocket' && transport !== 'sse') fail('--transport takes websocket or sse');
-const check = <T>(flag: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } }, value: string | undefined): T | undefined => {
+// Checked by hand rather than with the server's zod schemas, so the command needs nothing
+// but its own small dependencies; the patterns are the same ones those schemas use.
+const oneOf = <T extends string>(flag: string, allowed: readonly T[], value: string | undefined): T | undefined => {
   if (value === undefined) return undefined;
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) fail(`${flag} ${parsed.error.issues[0]?.message ?? 'is not valid'}`);
-  return parsed.data;
+  if (!(allowed as readonly string[]).includes(value)) fail(`${flag} takes one of ${allowed.join(', ')}`);
+  return value as T;
 };
-const status = check('--status', orderStatusSchema, values.status);
-const orderId = check('--order', orderIdSchema, values.order);
-let from = check('--from', eventPositionSchema, values.from) ?? null;
+const matching = (flag: string, pattern: RegExp, what: string, value: string | undefined): string | undefined => {
+  if (value === undefined) return undefined;
+  if (!pattern.test(value)) fail(`${flag} must be ${what}`);
+  return value;
+};
+const transport: Transport = oneOf('--transport', TRANSPORTS, values.transport)!;
+const status = oneOf<OrderStatus>('--status', ORDER_STATUSES, values.status);
+const orderId = matching('--order', ORDER_ID_PATTERN, 'an order id (a positive integer)', values.order);
+let from = matching('--from', POSITION_PATTERN, 'a position (a non-negative integer)', values.from) ?? null;
 
 const stateFile = values.state;
 if (from === null && stateFile) from = readState(stateFile);
@@ -62,8 +71,9 @@ function readState(file: string): string | null {
     fail(`cannot read --state ${file}: ${(err as Error).message}`);
   }
   try {
-    const position = eventPositionSchema.safeParse((JSON.parse(text) as { lastEventId?: unknown }).lastEventId);
-    if (position.success) return position.data;
+    // Saved exactly as the server sent it (ids are opaque); its position must lead it.
+    const saved = (JSON.parse(text) as { lastEventId?: unknown }).lastEventId;
+    if (typeof saved === 'string' && POSITION_PATTERN.test(/^[0-9]+/.exec(saved)?.[0] ?? '')) return saved;
   } catch {
     // reported below
   }

@@ -1,0 +1,34 @@
+/**
+ * Positions in the event log, and the ids that carry them. Positions (and order ids) are
+ * bigints written as decimal strings; they can outgrow Number, so they are compared as BigInt.
+ *
+ * An event id a subscription yields is opaque to clients: resume with it exactly as received.
+ * Its position is its leading integer, read here and nowhere else, so an id that comes to
+ * carry more after the position (`<position>.<digest>`) changes this file only.
+ */
+
+/** A position as written: "0" (before the first event) or a positive bigint, no leading zeros. */
+export const POSITION_PATTERN = /^(0|[1-9][0-9]{0,18})$/;
+
+/** An order id as written: a positive bigint, no leading zeros. */
+export const ORDER_ID_PATTERN = /^[1-9][0-9]{0,18}$/;
+
+const LEADING_INTEGER = /^[0-9]+/;
+
+/** The position an event id (or a bare position) stands for. */
+export function positionOf(id: string): bigint {
+  const digits = LEADING_INTEGER.exec(id)?.[0];
+  if (digits === undefined) throw new TypeError(`not an event id or position: ${JSON.stringify(id)}`);
+  return BigInt(digits);
+}
+
+/** True when `a` comes after `b` in the log (each an event id or a position). */
+export const isAfter = (a: string, b: string): boolean => positionOf(a) > positionOf(b);
+
+/**
+ * Orders decimal ids (order ids, positions) numerically without BigInt: a shorter one is
+ * smaller. For sorts, which compare many times per element.
+ */
+export function compareDecimalIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
