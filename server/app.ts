@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import type { Config } from './config.ts';
+import { reloadTokens, type Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { logHead, readEventJsonAfter } from './db/events.ts';
@@ -11,7 +11,12 @@ import { LogPruner } from './events/log-pruner.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
+import { createCredentials } from './auth/credentials.ts';
+import { createJwtVerifier } from './auth/jwt-verifier.ts';
 import { createAuthenticator } from './auth/principal.ts';
+import { sessionCookie } from './auth/session-cookie.ts';
+import { SessionStore } from './auth/sessions.ts';
+import { createSignInRoutes } from './auth/sign-in.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
 import { createClientAddressOf } from './client-address.ts';
 import { Metrics } from './metrics.ts';
@@ -34,6 +39,11 @@ export type App = {
   drain(): void;
   /** Present when EVENT_RETENTION is set. */
   pruner: LogPruner | undefined;
+  /**
+   * Reads AUTH_TOKENS_FILE again (main.ts: on SIGHUP): removed tokens are revoked and their
+   * streams end with UNAUTHORIZED. A bad file changes nothing (ConfigError).
+   */
+  reloadTokens(): { tokens: number; revoked: number };
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
@@ -136,14 +146,34 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
       return { ready: ok, ...status };
     };
 
-    const auth = createAuthenticator(config.tokens);
+    // Who may call: static tokens, JWTs from the issuer, and the page's signed-in sessions.
+    const sessions = new SessionStore();
+    const cookie = sessionCookie(config.signIn?.secureCookies ?? false);
+    const jwt = config.jwt ? createJwtVerifier(config.jwt, log) : undefined;
+    const tokens = createAuthenticator(config.tokens);
+    const auth = createCredentials({
+      tokens,
+      jwt,
+      sessions: config.signIn ? { store: sessions, cookie } : undefined,
+      allowedOrigins: config.allowedOrigins,
+      metrics,
+    });
+    const signIn = createSignInRoutes({
+      signIn: config.signIn,
+      jwt: config.jwt,
+      sessions,
+      cookie,
+      allowedOrigins: config.allowedOrigins,
+      metrics,
+      log,
+    });
     const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
     const context = createContextFactory(
       { db, hub, log, auth, writeLimiter: createRateLimiter(config.writeRateLimit), metrics },
       identify,
     );
     const ops = createOpsEndpoints({ health, readiness, metrics, auth });
-    const http = createHttpServer(config, { context, ops, identify, metrics }, log);
+    const http = createHttpServer(config, { context, ops, signIn, identify, metrics }, log);
     metrics.observe({
       websocketConnections: http.webSocketCount,
       logPosition: () => hub.position,
@@ -183,6 +213,10 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
         draining = true;
       },
       pruner,
+      reloadTokens() {
+        const next = reloadTokens(config);
+        return { tokens: next.length, revoked: tokens.replace(next) };
+      },
       close: unwind,
     };
     const drills: Drills = {

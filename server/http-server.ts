@@ -5,11 +5,13 @@ import path from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import sirv from 'sirv';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
+import { originAllowed } from './auth/origin.ts';
 import type { Config } from './config.ts';
 import { ConnectionsPerAddress } from './connections-per-address.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { createOpsEndpoints } from './ops-endpoints.ts';
+import type { createSignInRoutes } from './auth/sign-in.ts';
 import type { IdentifyRequest } from './request-identity.ts';
 import { logUpgrade, trackRequest } from './request-log.ts';
 import { createRestHandler } from './rest/orders.ts';
@@ -24,6 +26,8 @@ import { createWebSocketTransport, type WebSocketTransport } from './ws/transpor
 export type HttpServerParts = {
   context: ContextFactory;
   ops: ReturnType<typeof createOpsEndpoints>;
+  /** /auth/*: the page's sign-in with the identity provider (auth/sign-in.ts) */
+  signIn: ReturnType<typeof createSignInRoutes>;
   identify: IdentifyRequest;
   metrics: Metrics;
 };
@@ -57,7 +61,7 @@ export type HttpServer = {
  *   /healthz     database and listener status; /readyz, /metrics (ops-endpoints.ts)
  *   /            the built page
  */
-export function createHttpServer(config: Config, { context, ops, identify, metrics }: HttpServerParts, log: Logger): HttpServer {
+export function createHttpServer(config: Config, { context, ops, signIn, identify, metrics }: HttpServerParts, log: Logger): HttpServer {
   const onError = ({ error, path }: { error: Parameters<typeof logError>[1]; path?: string }) => logError(log, error, path);
 
   const trpc = createHTTPHandler({
@@ -110,6 +114,7 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
         return trpc(req, res);
       }
       if (await ops(req, res, pathname)) return;
+      if (await signIn(req, res, pathname)) return;
       if (await rest(req, res, pathname, url.searchParams)) return;
       if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${pathname}` });
       page(req, res, () => sendJson(res, 404, { error: `no route ${req.method} ${pathname}` }));
@@ -195,7 +200,7 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
 // The one subscription procedure; tRPC serves it over HTTP as Server-Sent Events (never batched).
 const EVENT_STREAM_PATH = `${TRPC_PATH}/orders.onChange`;
 
-type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Context;
+type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Promise<Context>;
 
 // The page loads only its own scripts and styles and talks only to its own origin.
 const SECURITY_HEADERS: Array<[string, string]> = [
@@ -209,16 +214,6 @@ const SECURITY_HEADERS: Array<[string, string]> = [
   ['x-frame-options', 'DENY'],
   ['cross-origin-opener-policy', 'same-origin'],
 ];
-
-/** Same origin (the Origin's host is the Host the request was sent to), or one of the allowed. */
-function originAllowed(origin: string, host: string | undefined, allowed: readonly string[] | undefined): boolean {
-  if (allowed) return allowed.includes(origin);
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
 
 /** The built SolidJS page, or a note on how to build it. */
 function staticPage(dir: string) {

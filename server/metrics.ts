@@ -39,6 +39,7 @@ export class Metrics {
   /** Plain numbers, added to the counter when scraped: see eventsDelivered. */
   readonly #delivered: Record<Transport, number> = { websocket: 0, sse: 0 };
   readonly #overflows: Counter;
+  readonly #authRefusals: Counter;
   readonly #publishDelay: Histogram;
   readonly #requests: Histogram<'route' | 'method' | 'status'>;
   readonly #procedures: Histogram<'procedure' | 'type' | 'transport' | 'code'>;
@@ -100,6 +101,12 @@ export class Metrics {
       buckets: DELAY_BUCKETS,
       registers,
     });
+    this.#authRefusals = new Counter({
+      name: 'live_orders_authentication_refusals_total',
+      help: 'Credentials refused (a token, a JWT, a session cookie), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.#overflows = new Counter({
       name: 'live_orders_subscriber_overflows_total',
       help: 'Times a slow subscriber fell back to reading the log.',
@@ -158,6 +165,11 @@ export class Metrics {
 
   subscriptionClosed(transport: Transport): void {
     this.#subscriptions.dec({ transport });
+  }
+
+  /** A credential was refused; `reason` is one of REFUSAL_REASONS (server/auth/refusal.ts). */
+  authenticationRefused(reason: string): void {
+    this.#authRefusals.inc({ reason });
   }
 
   subscriberOverflowed(): void {

@@ -10,6 +10,11 @@ import { pushEvents, streamEvents, type ReadLog, type StreamOptions } from './st
 export type StreamLifecycle = {
   /** Before the first event; a throw refuses the subscription (the client gets the error). */
   opened(transport: Transport): void;
+  /**
+   * The core stopped without failing (its signal aborted). A throw ends the subscription with
+   * that error instead of quietly: a stream whose right to read ended (auth/access-right.ts).
+   */
+  stopped?(): void;
   /** Once its last event is out (or it failed); only after `opened` returned. */
   closed(transport: Transport): void;
 };
@@ -56,6 +61,7 @@ export class EventStream implements AsyncIterable<TrackedEnvelope<OrderEvent>> {
     lifecycle.opened(transport);
     try {
       await pushEvents(hub, readLog, pageSize, options, new CountedSink(sink, metrics, transport));
+      lifecycle.stopped?.();
     } finally {
       lifecycle.closed(transport);
     }
@@ -72,6 +78,7 @@ export class EventStream implements AsyncIterable<TrackedEnvelope<OrderEvent>> {
         metrics.eventsDelivered('sse');
         yield tracked(resumeIdOf(event), event);
       }
+      lifecycle.stopped?.();
     } finally {
       lifecycle.closed('sse');
     }

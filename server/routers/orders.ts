@@ -11,6 +11,7 @@ import {
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
+import { whileRightHolds } from '../auth/access-right.ts';
 import { EventStream } from '../events/event-stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
@@ -58,11 +59,13 @@ export const ordersRouter = router({
     // Only what the subscription needs is kept, not the context or the input.
     const { db, hub, metrics, subscriptions } = ctx;
     const { lastEventId, ...filter } = input;
+    // No stream outlives the right that opened it: a JWT's expiry, a session's end, a revoked token.
+    const right = whileRightHolds(ctx.principal.right, signal ?? new AbortController().signal);
     return new EventStream({
       hub,
       readLog: (after, limit) => readEventJsonAfter(db, after, limit, filter),
       pageSize: MAX_PAGE_SIZE,
-      options: { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal },
+      options: { after: lastEventId ?? null, filter, signal: right.signal },
       metrics,
       lifecycle: {
         opened(transport) {
@@ -75,7 +78,9 @@ export const ordersRouter = router({
           subscriptions.open++;
           metrics.subscriptionOpened(transport);
         },
+        stopped: right.throwIfEnded,
         closed(transport) {
+          right.dispose();
           subscriptions.open--;
           metrics.subscriptionClosed(transport);
         },

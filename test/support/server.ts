@@ -14,7 +14,7 @@ import { inject, test as base } from 'vitest';
 import WebSocket from 'ws';
 import { startAppWithDrills, type App, type Drills } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger, type Logger } from '../../server/logger.ts';
 import { startPgBouncer } from './pgbouncer.ts';
 import type { AppRouter } from '../../server/routers/app.ts';
 import type { OrderEvent } from '../../shared/orders.ts';
@@ -80,14 +80,18 @@ export async function copyDatabase(url: string): Promise<{ url: string; drop(): 
  * In the `pgbouncer` project (vitest.config.ts) the server reaches its database through a
  * PgBouncer of its own in transaction mode, and directly only for migrations and LISTEN.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer & { close(): Promise<void> }> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  /** where the server logs (default: nowhere, or TEST_LOG_LEVEL to stdout) */
+  log: Logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+): Promise<TestServer & { close(): Promise<void> }> {
   const database = await createTestDatabase();
   const pooler = inject('viaPgBouncer') ? await startPgBouncer(database.url) : undefined;
   const databaseEnv = pooler
     ? { DATABASE_URL: pooler.via(database.url), DIRECT_DATABASE_URL: database.url }
     : { DATABASE_URL: database.url };
   const config = loadConfig({ ...databaseEnv, PORT: '0', HOST: '127.0.0.1', ...env });
-  const { app, drills } = await startAppWithDrills(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const { app, drills } = await startAppWithDrills(config, log);
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
   const sockets = new Map<Client, ReturnType<typeof createWSClient>>();
   // Reads the log with the first writer token, if there are tokens.

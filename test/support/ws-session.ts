@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Config } from '../../server/config.ts';
+import { createCredentials } from '../../server/auth/credentials.ts';
 import { createAuthenticator } from '../../server/auth/principal.ts';
 import { createRateLimiter } from '../../server/auth/rate-limit.ts';
 import type { App } from '../../server/app.ts';
@@ -34,13 +35,14 @@ export async function startEndpoint(
   keepAlive = { pingMs: 30_000, pongWaitMs: 5_000 },
 ): Promise<Endpoint> {
   const database = createDatabase(app.databaseUrl);
+  const metrics = new Metrics();
   const context = createContextFactory({
     db: database.db,
     hub: app.hub,
     log: createLogger('silent'),
-    auth: createAuthenticator(config.tokens),
+    auth: createCredentials({ tokens: createAuthenticator(config.tokens), jwt: undefined, sessions: undefined, allowedOrigins: undefined, metrics }),
     writeLimiter: createRateLimiter(config.writeRateLimit),
-    metrics: new Metrics(),
+    metrics,
   }, createRequestIdentity(createClientAddressOf(config.trustProxy)));
   const server: Server = createServer((_, res) => res.writeHead(404).end());
   let shutdown: () => void;

@@ -12,6 +12,7 @@ import type { RowActions } from './components/order-row.tsx';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
 import { createAccess } from './stores/access.ts';
 import { createFeed } from './stores/feed.ts';
+import { createIdentity } from './stores/identity.ts';
 import { startLiveSync } from './stores/live-sync.ts';
 import { createOrderView } from './stores/order-view.ts';
 import { createOrdersStore } from './stores/orders.ts';
@@ -20,6 +21,7 @@ export function App() {
   const store = createOrdersStore();
   const feed = createFeed();
   const access = createAccess();
+  const identity = createIdentity();
   const sync = startLiveSync(store, feed, access);
   const view = createOrderView(store.orders);
   const connection = {
@@ -49,6 +51,10 @@ export function App() {
       setHistoryOf(null);
       sync.refused();
     }
+  };
+  const signOut = async () => {
+    if (identity.session()) await identity.signOut();
+    return switchToken(null);
   };
   const switchToken = (token: string | null) => {
     setNotice(null);
@@ -104,8 +110,13 @@ export function App() {
             <Show when={!access.signInNeeded()}>
               <ConnectionBadge connection={connection} />
             </Show>
-            <Show when={access.token()}>
-              <button type="button" class="button button--small" onClick={() => void switchToken(null)}>
+            <Show when={identity.session() && !access.signInNeeded()}>
+              <span class="muted" data-testid="signed-in-as">
+                {identity.session()!.name}
+              </span>
+            </Show>
+            <Show when={access.token() || (identity.session() && !access.signInNeeded())}>
+              <button type="button" class="button button--small" data-testid="sign-out" onClick={() => void signOut()}>
                 Sign out
               </button>
             </Show>
@@ -116,7 +127,7 @@ export function App() {
         when={!access.signInNeeded()}
         fallback={
           <main class="layout layout--narrow">
-            <SignIn rejected={access.rejected()} onSignIn={(token) => switchToken(token)} />
+            <SignIn rejected={access.rejected()} provider={identity.provider()} onSignIn={(token) => switchToken(token)} />
           </main>
         }
       >

@@ -15,8 +15,11 @@ import { authorizationHeader, TRPC_PATH, type Transport } from '../../../shared/
 /** How `orders.onChange` reaches the client. Queries and mutations always go over HTTP. */
 export type { Transport };
 
-/** A token, or a function read on every request and every (re)connect, so it can change. */
-export type TokenSource = string | null | undefined | (() => string | null | undefined);
+/**
+ * A token, or a function read on every request and every (re)connect, so it can change. It
+ * may return a promise: a short-lived JWT fetched from the identity provider when asked for.
+ */
+export type TokenSource = string | null | undefined | (() => string | null | undefined | Promise<string | null | undefined>);
 
 export type WebSocketConstructor = typeof globalThis.WebSocket;
 
@@ -38,7 +41,7 @@ export type Connection = {
   close(): Promise<void>;
 };
 
-export const readToken = (token: TokenSource): string | null => (typeof token === 'function' ? token() : token) || null;
+export const readToken = async (token: TokenSource): Promise<string | null> => (typeof token === 'function' ? await token() : token) || null;
 
 /**
  * A tRPC client for one transport. The token goes where the server reads it: an
@@ -48,7 +51,7 @@ export const readToken = (token: TokenSource): string | null => (typeof token ==
 export function connect(options: ConnectOptions): Connection {
   const base = options.url.replace(/\/+$/, '');
   const httpUrl = `${base}${TRPC_PATH}`;
-  const authHeaders = () => authorizationHeader(readToken(options.token));
+  const authHeaders = async () => authorizationHeader(await readToken(options.token));
   const http = httpBatchLink({ url: httpUrl, headers: authHeaders });
 
   let subscriptions: TRPCLink<AppRouter>;
@@ -61,8 +64,8 @@ export function connect(options: ConnectOptions): Connection {
       WebSocket,
       retryDelayMs: options.retryDelayMs,
       // Called on every (re)connect, so a changed token is sent with the next socket.
-      connectionParams: () => {
-        const token = readToken(options.token);
+      connectionParams: async () => {
+        const token = await readToken(options.token);
         return token ? { token } : null;
       },
     });
@@ -75,7 +78,7 @@ export function connect(options: ConnectOptions): Connection {
       // the Authorization header (the browser's would need the token in the URL).
       EventSource: FetchEventSource,
       eventSourceOptions: () => ({
-        fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...authHeaders() } }),
+        fetch: async (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...(await authHeaders()) } }),
       }),
     });
   }

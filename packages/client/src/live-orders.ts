@@ -125,6 +125,8 @@ class LiveOrdersClient implements LiveOrders {
   #everLive = false;
   #startedOverWebSocket = false;
   #probingForSse = false;
+  /** Set from an UNAUTHORIZED stream until the next start: a second one in a row is fatal. */
+  #renewing = false;
   /** Set while the snapshot is reloaded after PRECONDITION_FAILED: said once it is in. */
   #resyncReason: string | null = null;
   #attempt = 0;
@@ -279,6 +281,7 @@ class LiveOrdersClient implements LiveOrders {
   #started() {
     if (this.#transport === 'websocket') this.#startedOverWebSocket = true;
     this.#attempt = 0;
+    this.#renewing = false;
     const reconnected = this.#everLive;
     this.#everLive = true;
     this.#life.moveTo('live');
@@ -328,6 +331,7 @@ class LiveOrdersClient implements LiveOrders {
   #failed(err: unknown) {
     const code = errorCode(err);
     if (code === 'PRECONDITION_FAILED') return void this.#resync(toError(err).message);
+    if (code === 'UNAUTHORIZED' && this.#mayRenewCredentials()) return void this.#renewCredentials(toError(err));
     if (code && FATAL_CODES.has(code)) {
       this.#stop();
       this.#events.emit('error', { error: toError(err), fatal: true });
@@ -338,6 +342,41 @@ class LiveOrdersClient implements LiveOrders {
     this.#events.emit('error', { error: toError(err), fatal: false });
     if (this.#life.moveTo('reconnecting')) this.#beginCatchUp();
     this.#retryTimer = setTimeout(() => void this.#retry(next), this.#options.retryDelayMs(this.#attempt++));
+  }
+
+  /**
+   * A stream that was live ended UNAUTHORIZED: the server ends streams when the token (a JWT's
+   * expiry) or the session behind them ends. A token function (or the page's session cookie)
+   * may have a fresh one; a fixed token string cannot, and a refusal at the first try is not
+   * a renewal either.
+   */
+  #mayRenewCredentials(): boolean {
+    return this.#everLive && !this.#renewing && typeof this.#options.token !== 'string';
+  }
+
+  /**
+   * Asks for a fresh token (a new connection reads it: a WebSocket sends its token once, when
+   * it opens) and resumes from the last position applied, so nothing is missed or repeated.
+   * If the server refuses the fresh one too, that refusal is fatal (#failed).
+   */
+  async #renewCredentials(err: Error) {
+    this.#renewing = true;
+    const next = this.#abandon();
+    this.#events.emit('error', { error: err, fatal: false });
+    if (this.#life.moveTo('reconnecting')) this.#beginCatchUp();
+    const old = this.#connection;
+    this.#connection = this.#connect();
+    void old.close();
+    try {
+      // Proves the fresh token before subscribing (an SSE refusal carries no code).
+      await this.api.orders.list.query({ limit: 1 });
+    } catch (error) {
+      if (this.#life.isCurrent(next)) this.#failed(error);
+      return;
+    }
+    if (!this.#life.isCurrent(next)) return;
+    if (this.#loaded || !this.#options.snapshot) this.#subscribe(next, this.#position);
+    else this.#restart(next);
   }
 
   /**
