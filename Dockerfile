@@ -9,10 +9,13 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# 1. Build: every dependency, then the page (vite) and the server (tsc) into dist/.
+# 1. Build: every dependency, then the client package (tsdown), the page (vite) and the server
+# (tsc) into dist/ and packages/client/dist/.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The client package is an npm workspace: npm ci needs its package.json.
+COPY packages/client/package.json ./packages/client/
 # The install applies the postgres.js patch (postinstall: patch-package).
 COPY patches ./patches
 RUN npm ci --no-audit --no-fund
@@ -23,14 +26,20 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS production-dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
+# Its command (bin/ loads dist/), linked by npm ci as node_modules/.bin/live-orders-tail.
+COPY packages/client/bin ./packages/client/bin
+COPY --from=build /app/packages/client/dist ./packages/client/dist
 COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# 3. Run: node on the built JavaScript; no tsx, no vite, no dev dependency.
+# 3. Run: node on the built JavaScript; no tsx, no vite, no dev dependency. The tail is there
+# too: `docker exec -it <container> npx live-orders-tail`.
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
 WORKDIR /app
 COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY --from=production-dependencies /app/packages ./packages
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node

@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /** The integration tests that also run with the server's DATABASE_URL pointing at PgBouncer. */
@@ -8,6 +9,7 @@ const THROUGH_PGBOUNCER = [
   'test/commit-order.test.ts',
   'test/listener-recovery.test.ts',
   'test/database-outage.test.ts',
+  'test/resume-ids.test.ts', // the digest and the resume check
 ];
 
 /**
@@ -24,6 +26,8 @@ const SEQUENCED = [
 ];
 
 export default defineConfig({
+  // Tests import the client package (`live-orders-client`) from its sources, not its build.
+  ssr: { resolve: { conditions: ['live-orders-source', ...defaultServerConditions] } },
   test: {
     // One embedded PostgreSQL for the run per project; each test file gets its own database in it.
     globalSetup: ['test/support/global-setup.ts'],
@@ -33,7 +37,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'direct', include: ['server/**/*.test.ts', 'shared/**/*.test.ts', 'client/**/*.test.ts', 'test/**/*.test.ts'] },
+        test: { name: 'direct', include: ['server/**/*.test.ts', 'shared/**/*.test.ts', 'packages/client/src/**/*.test.ts', 'test/**/*.test.ts'] },
       },
       {
         extends: true,

@@ -9,6 +9,7 @@ import { serveCommands } from './child.ts';
 import { emptyHistogram, pack, record, type PackedHistogram } from './histogram.ts';
 import { now } from './clock.ts';
 import { readFrame, subscribeMessage } from './wire.ts';
+import { positionOf } from '../shared/resume-id.ts';
 
 export type ConnectArgs = { url: string; sockets: number; lastEventId: string | null; protocol: 'trpc' | 'raw' };
 export type ConnectResult = { subscribeSentAt: number; readyAt: number };
@@ -84,7 +85,7 @@ function onFrame(s: Subscriber, raw: Buffer): void {
         // Once per process: prove the string search reads what JSON.parse would.
         checkedShape = true;
         const parsed = JSON.parse(text) as { result: { data: { id: string; data: { orderId: string } } } };
-        if (Number(parsed.result.data.id) !== frame.position || Number(parsed.result.data.data.orderId) !== frame.orderId) {
+        if (Number(positionOf(parsed.result.data.id)) !== frame.position || Number(parsed.result.data.data.orderId) !== frame.orderId) {
           errors.push(`frame parsed differently than expected: ${text.slice(0, 300)}`);
         }
       }

@@ -3,18 +3,20 @@
  *
  *   npm run build && npm run check:production
  *
- * Copies what the image's last stage holds (package.json, package-lock.json, patches/, dist/)
- * to a temporary directory, installs there with `npm ci --omit=dev`, checks that no dev
- * dependency came along and that the postgres.js patch was applied, then starts
- * `npm run start:prod` (node on the built JavaScript) twice: on an embedded PostgreSQL in that
- * directory, then on that same cluster through PgBouncer in transaction mode with
- * DIRECT_DATABASE_URL, as deployed. Each time: /healthz, the page, an order created and read
- * back, a clean stop on SIGTERM. Exits 0 when all holds; the node's own output is printed
- * when something does not.
+ * Copies what the image's last stage holds (package.json, package-lock.json, patches/, dist/,
+ * and the client package's package.json, bin/ and dist/) to a temporary directory, installs there
+ * with `npm ci --omit=dev`, checks that no dev dependency came along and that the postgres.js
+ * patch was applied, then starts `npm run start:prod` (node on the built JavaScript) twice: on
+ * an embedded PostgreSQL in that directory, then on that same cluster through PgBouncer in
+ * transaction mode with DIRECT_DATABASE_URL, as deployed. Each time: /healthz, the page, an
+ * order created and read back, a clean stop on SIGTERM; the first time also the built tail
+ * (`live-orders-tail --json`, installed as the client package's command), which must print
+ * that order as a JSON line and nothing else on stdout. Exits 0 when all holds; the node's
+ * own output is printed when something does not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,7 +27,8 @@ import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const START_DEADLINE_MS = 60_000;
 
-for (const built of ['dist/server/main.js', 'dist/web/index.html', 'dist/drizzle/meta/_journal.json']) {
+const CLIENT = 'packages/client';
+for (const built of ['dist/server/main.js', 'dist/web/index.html', 'dist/drizzle/meta/_journal.json', `${CLIENT}/dist/tail.mjs`]) {
   if (!existsSync(path.join(root, built))) fail(`${built} is missing: run \`npm run build\` first`);
 }
 
@@ -39,7 +42,9 @@ let database: EmbeddedDatabase | undefined;
 let pooler: PgBouncer | undefined;
 
 try {
-  for (const entry of ['package.json', 'package-lock.json', 'patches', 'dist']) {
+  // The client package is a workspace: npm ci wants its package.json, and links its command.
+  await mkdir(path.join(work, CLIENT), { recursive: true });
+  for (const entry of ['package.json', 'package-lock.json', 'patches', 'dist', `${CLIENT}/package.json`, `${CLIENT}/bin`, `${CLIENT}/dist`]) {
     await cp(path.join(root, entry), path.join(work, entry), { recursive: true });
   }
   // npm run passes its own settings down as npm_* variables; the copy gets a clean npm.
@@ -69,6 +74,7 @@ try {
   step('npm run start:prod, embedded database');
   await startProd(env);
   await exercise('embedded');
+  await tailSeesAnOrder(env);
   await stopProd();
 
   // 2. As deployed: that same cluster behind PgBouncer in transaction mode (the tests' one,
@@ -129,6 +135,51 @@ async function exercise(name: string): Promise<void> {
   const read = await fetch(`${url}/api/orders/${order.id}`);
   if (read.status !== 200 || ((await read.json()) as { id?: string }).id !== order.id) fail(`order ${order.id} could not be read back`);
   step(`/healthz 200, the page, order ${order.id} created and read back`);
+}
+
+/**
+ * The client package's built command, as installed: it goes live, prints an order created
+ * meanwhile as one JSON line, and prints nothing on stdout that is not such a line.
+ */
+async function tailSeesAnOrder(env: NodeJS.ProcessEnv): Promise<void> {
+  const bin = path.join(work, 'node_modules/.bin/live-orders-tail');
+  if (!existsSync(bin)) fail('npm ci --omit=dev did not install the live-orders-tail command');
+  const tail = spawn(bin, ['--url', url, '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  tail.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  tail.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => tail.once('exit', resolve));
+  const until = async (what: string, done: () => boolean) => {
+    for (const deadline = Date.now() + START_DEADLINE_MS; !done(); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > deadline || tail.exitCode !== null) {
+        tail.kill('SIGKILL');
+        fail(`the tail did not ${what}; stderr: ${stderr}; stdout: ${stdout}`);
+      }
+    }
+  };
+  await until('go live', () => stderr.includes('live over websocket'));
+  const created = await fetch(`${url}/api/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ customer_name: 'Tail', product_name: 'installed command' }),
+  });
+  const order = (await created.json()) as { id?: string };
+  await until(`print order ${order.id}`, () => stdout.includes('\n'));
+  tail.kill('SIGTERM');
+  if ((await exited) !== 0) fail(`the tail exited with ${tail.exitCode} on SIGTERM; stderr: ${stderr}`);
+  const lines = stdout.trimEnd().split('\n');
+  const events = lines.map((line) => {
+    try {
+      return JSON.parse(line) as { orderId?: string; type?: string };
+    } catch {
+      return fail(`the tail's stdout has a line that is not JSON: ${line}`);
+    }
+  });
+  if (events.length !== 1 || events[0]!.orderId !== order.id || events[0]!.type !== 'created') {
+    fail(`the tail printed ${stdout}, not order ${order.id}'s creation alone`);
+  }
+  step(`live-orders-tail --json printed order ${order.id}'s creation as one JSON line`);
 }
 
 /** SIGTERM to the group, as a container's stop does; npm dies of it, node shuts down. */

@@ -2,13 +2,15 @@
  * `npm run check:upgrade`: would the newest @trpc/server, @trpc/client and ws still be spoken
  * correctly by our WebSocket transport? In a temporary copy of this checkout (node_modules
  * copied, so only those three are fetched), installs their latest versions, type-checks, and
- * runs the conformance test (test/ws-conformance.test.ts), which compares our transport with
- * tRPC's own adapter of that version, message by message. This checkout is not touched.
+ * runs the conformance tests (test/ws-conformance.test.ts with our router,
+ * test/ws-any-router.test.ts with one of its own), which compare our transport with tRPC's
+ * own adapter of that version, message by message, and the event-path test. This checkout is
+ * not touched.
  *
  *   npm run check:upgrade                  # latest of each
  *   npm run check:upgrade -- @trpc/server@11.26.0 @trpc/client@11.26.0 ws@8.24.0
  *
- * Exit code 0 when both pass: then raise the exact versions in package.json.
+ * Exit code 0 when all pass: then raise the exact versions in package.json.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -41,7 +43,7 @@ try {
   );
   process.stderr.write(`check:upgrade: testing with ${installed.join(', ')}\n`);
   const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { cwd: copy, stdio: 'inherit' });
-  const conformance = spawnSync('npx', ['vitest', 'run', 'test/ws-conformance.test.ts', 'test/ws-event-path.test.ts'], { cwd: copy, stdio: 'inherit' });
+  const conformance = spawnSync('npx', ['vitest', 'run', 'test/ws-conformance.test.ts', 'test/ws-any-router.test.ts', 'test/ws-event-path.test.ts'], { cwd: copy, stdio: 'inherit' });
   code = typecheck.status === 0 && conformance.status === 0 ? 0 : 1;
   process.stdout.write(
     `\ncheck:upgrade with ${installed.join(', ')}: type-check ${typecheck.status === 0 ? 'passed' : 'FAILED'}, ` +

@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import type { Config } from './config.ts';
+import { reloadTokens, type Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
-import { lastEventPosition, readEventsAfter } from './db/events.ts';
+import { logHead, readEventJsonAfter } from './db/events.ts';
 import { sequenceEvents, setEventOrdering } from './db/event-sequencing.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
@@ -13,8 +13,12 @@ import { Sequencer } from './events/sequencer.ts';
 import { createHttpServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
-import type { WebSocketCounts } from './trpc/ws-connection.ts';
+import { createCredentials } from './auth/credentials.ts';
+import { createJwtVerifier } from './auth/jwt-verifier.ts';
 import { createAuthenticator } from './auth/principal.ts';
+import { sessionCookie } from './auth/session-cookie.ts';
+import { SessionStore } from './auth/sessions.ts';
+import { createSignInRoutes } from './auth/sign-in.ts';
 import { createRateLimiter } from './auth/rate-limit.ts';
 import { createClientAddressOf } from './client-address.ts';
 import { Metrics } from './metrics.ts';
@@ -37,23 +41,30 @@ export type App = {
   drain(): void;
   /** Present when EVENT_RETENTION is set. */
   pruner: LogPruner | undefined;
-  /** Cuts every WebSocket connection abruptly (tests and fault drills). */
-  dropWebSockets(): void;
-  /** Bytes queued in memory for each open WebSocket. */
-  webSocketBufferedBytes(): number[];
-  /** Messages the WebSocket transport sent, by path, and event messages it built. */
-  webSocketStats(): WebSocketStats;
-  /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
-  dropEventStreams(): number;
-  /** Bytes queued in memory for each open event stream. */
-  eventStreamBufferedBytes(): number[];
+  /**
+   * Reads AUTH_TOKENS_FILE again (main.ts: on SIGHUP): removed tokens are revoked and their
+   * streams end with UNAUTHORIZED. A bad file changes nothing (ConfigError).
+   */
+  reloadTokens(): { tokens: number; revoked: number };
   /** Stops taking work, closes clients and the database (and the embedded one, if ours). */
   close(): Promise<void>;
 };
 
-export type WebSocketStats = WebSocketCounts & {
-  /** event messages built: at most one per event per request-id prefix */
-  eventMessagesBuilt: number;
+/**
+ * What tests and fault drills do to a running server's connections and read of its insides;
+ * production never does, so these are not on `App` (see `startAppWithDrills`).
+ */
+export type Drills = {
+  /** Cuts every WebSocket connection abruptly, as a network failure would. */
+  dropWebSockets(): void;
+  /** Bytes queued in memory for each open WebSocket. */
+  webSocketBufferedBytes(): number[];
+  /** Cuts every Server-Sent Events stream (their clients reconnect and resume); returns how many. */
+  dropEventStreams(): number;
+  /** Bytes queued in memory for each open event stream. */
+  eventStreamBufferedBytes(): number[];
+  /** WebSocket event messages built so far: at most one per event per request-id prefix. */
+  eventMessagesBuilt(): number;
 };
 
 const HEALTH_QUERY_TIMEOUT_MS = 2_000;
@@ -67,6 +78,11 @@ const COMMIT_MODE_SWEEP_MS = 1_000;
  * in place, so no subscriber can start ahead of it.
  */
 export async function startApp(config: Config, log: Logger): Promise<App> {
+  return (await startAppWithDrills(config, log)).app;
+}
+
+/** `startApp`, with the handles tests and fault drills use besides (`Drills`). */
+export async function startAppWithDrills(config: Config, log: Logger): Promise<{ app: App; drills: Drills }> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -99,13 +115,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await setEventOrdering(db, config.eventOrdering);
 
     const metrics = new Metrics();
-    const hub = new EventHub(await lastEventPosition(db), undefined, () => metrics.subscriberOverflowed());
+    const hub = new EventHub((await logHead(db)).resumeId, undefined, () => metrics.subscriberOverflowed());
     const listener = new ChangeListener({
       databaseUrl: directUrl,
       hub,
       log,
       metrics,
-      readAfter: (after, limit) => readEventsAfter(db, after, limit),
+      readAfter: (after, limit) => readEventJsonAfter(db, after, limit),
     });
     await listener.start();
     cleanup.push(['listener', () => listener.stop()]);
@@ -148,7 +164,27 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return { ready: ok, ...status };
     };
 
-    const auth = createAuthenticator(config.tokens);
+    // Who may call: static tokens, JWTs from the issuer, and the page's signed-in sessions.
+    const sessions = new SessionStore();
+    const cookie = sessionCookie(config.signIn?.secureCookies ?? false);
+    const jwt = config.jwt ? createJwtVerifier(config.jwt, log) : undefined;
+    const tokens = createAuthenticator(config.tokens);
+    const auth = createCredentials({
+      tokens,
+      jwt,
+      sessions: config.signIn ? { store: sessions, cookie } : undefined,
+      allowedOrigins: config.allowedOrigins,
+      metrics,
+    });
+    const signIn = createSignInRoutes({
+      signIn: config.signIn,
+      jwt: config.jwt,
+      sessions,
+      cookie,
+      allowedOrigins: config.allowedOrigins,
+      metrics,
+      log,
+    });
     const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
     const context = createContextFactory(
       {
@@ -163,7 +199,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       identify,
     );
     const ops = createOpsEndpoints({ health, readiness, metrics, auth });
-    const http = createHttpServer(config, { context, ops, identify, metrics }, log);
+    const http = createHttpServer(config, { context, ops, signIn, identify, metrics }, log);
     metrics.observe({
       websocketConnections: http.webSocketCount,
       logPosition: () => hub.position,
@@ -192,7 +228,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     const { port } = http.server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    return {
+    const app: App = {
       url: `http://${host}:${port}`,
       port,
       databaseUrl: directUrl,
@@ -203,13 +239,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         draining = true;
       },
       pruner,
-      dropWebSockets: http.dropWebSockets,
-      webSocketBufferedBytes: http.webSocketBufferedBytes,
-      webSocketStats: () => ({ ...http.webSockets.counts, eventMessagesBuilt: http.webSockets.frames.built }),
-      dropEventStreams: http.dropEventStreams,
-      eventStreamBufferedBytes: http.eventStreamBufferedBytes,
+      reloadTokens() {
+        const next = reloadTokens(config);
+        return { tokens: next.length, revoked: tokens.replace(next) };
+      },
       close: unwind,
     };
+    const drills: Drills = {
+      dropWebSockets: http.dropWebSockets,
+      webSocketBufferedBytes: http.webSocketBufferedBytes,
+      dropEventStreams: http.dropEventStreams,
+      eventStreamBufferedBytes: http.eventStreamBufferedBytes,
+      eventMessagesBuilt: http.webSockets.eventMessagesBuilt,
+    };
+    return { app, drills };
   } catch (err) {
     await unwind();
     throw err;

@@ -124,3 +124,50 @@ describe('event ordering', () => {
     expect(() => loadConfig({ EVENT_ORDERING: 'fast' })).toThrow(/EVENT_ORDERING:/);
   });
 });
+
+describe('identity provider configuration', () => {
+  const issuer = { AUTH_JWT_ISSUER: 'https://id.shop.example/realms/shop', AUTH_JWT_AUDIENCE: 'live-orders' };
+
+  test('an issuer with its audience: JWTs accepted, roles from `roles`, 30 s of skew; frozen', () => {
+    const config = loadConfig(issuer);
+    expect(config.jwt).toEqual({ issuer: issuer.AUTH_JWT_ISSUER, audience: 'live-orders', roleClaim: 'roles', clockSkewMs: 30_000 });
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+    expect(config.signIn).toBeUndefined();
+  });
+
+  test('an issuer is access control: a non-loopback HOST may listen with only an issuer', () => {
+    expect(loadConfig({ ...issuer, HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+  });
+
+  test.each([
+    [{ AUTH_JWT_ISSUER: 'http://id.shop.example' , AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWT_ISSUER: must be https/],
+    [{ AUTH_JWT_ISSUER: 'ftp://id.shop.example', AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWT_ISSUER: must be an http\(s\) URL/],
+    [{ AUTH_JWT_ISSUER: 'https://id.shop.example?x=1', AUTH_JWT_AUDIENCE: 'a' }, /no query/],
+    [{ AUTH_JWT_ISSUER: 'https://id.shop.example' }, /AUTH_JWT_AUDIENCE is required/],
+    [{ AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWT_AUDIENCE is set but AUTH_JWT_ISSUER is not/],
+    [{ ...issuer, AUTH_OIDC_CLIENT_ID: 'page' }, /PUBLIC_URL is required/],
+    [{ ...issuer, AUTH_OIDC_CLIENT_ID: 'page', PUBLIC_URL: 'http://orders.shop.example' }, /PUBLIC_URL: must be https/],
+    [{ ...issuer, AUTH_OIDC_CLIENT_SECRET: 's' }, /AUTH_OIDC_CLIENT_SECRET is set but AUTH_OIDC_CLIENT_ID is not/],
+    [{ ...issuer, AUTH_JWT_CLOCK_SKEW: 'a while' }, /AUTH_JWT_CLOCK_SKEW: must be a positive duration/],
+  ])('%o is refused: %s', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test('http:// is accepted on loopback only (local use and tests)', () => {
+    expect(loadConfig({ AUTH_JWT_ISSUER: 'http://127.0.0.1:9000', AUTH_JWT_AUDIENCE: 'a' }).jwt?.issuer).toBe('http://127.0.0.1:9000');
+  });
+
+  test('the page\'s sign-in: Secure cookies over https, the provider named after its host, openid always asked for', () => {
+    const config = loadConfig({ ...issuer, AUTH_OIDC_CLIENT_ID: 'page', AUTH_OIDC_CLIENT_SECRET: 's3cret', PUBLIC_URL: 'https://orders.shop.example/', AUTH_OIDC_SCOPES: 'email roles' });
+    expect(config.signIn).toEqual({
+      clientId: 'page',
+      clientSecret: 's3cret',
+      publicUrl: 'https://orders.shop.example',
+      secureCookies: true,
+      sessionTtlMs: 3_600_000,
+      scopes: 'openid email roles',
+      providerName: 'id.shop.example',
+    });
+  });
+});

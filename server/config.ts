@@ -62,11 +62,53 @@ const configSchema = z.object({
   EVENT_ORDERING: z.enum(['commit', 'sequenced']).default('commit'),
   /** sequenced: how often each node looks for committed events to position (its own writes are positioned at once); an idle look is one index probe, no lock */
   EVENT_SEQUENCE_INTERVAL: durationMs().default(5),
+  /** an OpenID Connect issuer whose bearer JWTs are accepted beside AUTH_TOKENS */
+  AUTH_JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** the `aud` a JWT must carry */
+  AUTH_JWT_AUDIENCE: z.string().min(1).max(512).optional(),
+  /** the claim holding a JWT's roles (a string or an array) */
+  AUTH_JWT_ROLE_CLAIM: z.string().min(1).max(256).default('roles'),
+  /** how far a JWT's exp, nbf and iat may be off from our clock */
+  AUTH_JWT_CLOCK_SKEW: durationMs().default(30_000),
+  /** the page's sign-in: this server's client at the issuer */
+  AUTH_OIDC_CLIENT_ID: z.string().min(1).max(512).optional(),
+  AUTH_OIDC_CLIENT_SECRET: z.string().min(1).max(2048).optional(),
+  /** the server's address as a browser reaches it (the sign-in's redirect URL starts with it) */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** how long a signed-in session lasts without a refresh from the issuer */
+  AUTH_SESSION_TTL: durationMs().default(3_600_000),
+  /** the scopes the sign-in asks for; offline_access for a refresh token */
+  AUTH_OIDC_SCOPES: z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'space-separated scopes').default('openid email profile offline_access'),
+  /** the name on the page's sign-in button; default the issuer's host */
+  AUTH_OIDC_PROVIDER_NAME: z.string().min(1).max(64).optional(),
 });
 
 const ROLES = ['reader', 'writer'] as const;
 export type Role = (typeof ROLES)[number];
 export type TokenEntry = Readonly<{ name: string; role: Role; secret: string }>;
+
+/** Bearer JWTs from an OpenID Connect issuer (server/auth/jwt-verifier.ts). */
+export type JwtConfig = Readonly<{
+  /** as configured, without a trailing slash unless it was given one: compared with `iss` exactly */
+  issuer: string;
+  audience: string;
+  roleClaim: string;
+  clockSkewMs: number;
+}>;
+
+/** The page's sign-in with the same issuer (server/auth/sign-in.ts). */
+export type OidcSignInConfig = Readonly<{
+  clientId: string;
+  /** absent: a public client (PKCE alone) */
+  clientSecret: string | undefined;
+  /** origin (and path prefix, if any) the browser uses; no trailing slash */
+  publicUrl: string;
+  /** over https: the session cookie is Secure */
+  secureCookies: boolean;
+  sessionTtlMs: number;
+  scopes: string;
+  providerName: string;
+}>;
 
 const tokenEntry = z.object({
   name: z.string().regex(/^[\w.@-]{1,64}$/, 'name: 1-64 letters, digits, _ . @ -'),
@@ -89,6 +131,8 @@ export type Config = Readonly<{
   maxBodyBytes: number;
   /** empty: access control off (loopback only) */
   tokens: readonly TokenEntry[];
+  /** where the tokens came from, read again by `reloadTokens` (SIGHUP) */
+  tokenSources: Readonly<{ list: string | undefined; file: string | undefined }>;
   /** undefined: same origin only */
   allowedOrigins: readonly string[] | undefined;
   writeRateLimit: number;
@@ -102,6 +146,10 @@ export type Config = Readonly<{
   /** see drizzle/0006_sequenced_log.sql */
   eventOrdering: 'commit' | 'sequenced';
   eventSequenceIntervalMs: number;
+  /** undefined: no JWTs accepted */
+  jwt: JwtConfig | undefined;
+  /** undefined: the page offers no sign-in with the issuer */
+  signIn: OidcSignInConfig | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -123,14 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.DIRECT_DATABASE_URL && !c.DATABASE_URL) {
     throw new ConfigError('invalid configuration: DIRECT_DATABASE_URL is set but DATABASE_URL is not; set both, or neither for the embedded database');
   }
-  const tokens = [...parseTokenList(c.AUTH_TOKENS), ...readTokenFile(c.AUTH_TOKENS_FILE)];
-  const names = tokens.map((t) => t.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice) throw new ConfigError(`invalid configuration: AUTH_TOKENS: the name "${twice}" is used twice`);
-  if (tokens.length === 0 && !isLoopback(c.HOST)) {
+  const tokenSources = Object.freeze({ list: c.AUTH_TOKENS, file: c.AUTH_TOKENS_FILE });
+  const tokens = readTokens(tokenSources);
+  const jwt = jwtConfig(c);
+  const signIn = signInConfig(c, jwt);
+  if (tokens.length === 0 && !jwt && !isLoopback(c.HOST)) {
     throw new ConfigError(
-      `refusing to listen on ${c.HOST} with access control off: set AUTH_TOKENS (name:role:secret,…) ` +
-        'or AUTH_TOKENS_FILE, or listen on loopback (HOST=127.0.0.1)',
+      `refusing to listen on ${c.HOST} with access control off: set AUTH_TOKENS (name:role:secret,…), ` +
+        'AUTH_TOKENS_FILE or AUTH_JWT_ISSUER, or listen on loopback (HOST=127.0.0.1)',
     );
   }
   return Object.freeze({
@@ -142,7 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     webDistDir: c.WEB_DIST_DIR,
     maxBodyBytes: c.MAX_BODY_BYTES,
-    tokens: Object.freeze(tokens),
+    tokens,
+    tokenSources,
     allowedOrigins: c.ALLOWED_ORIGINS === undefined ? undefined : Object.freeze(c.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
     writeRateLimit: c.WRITE_RATE_LIMIT,
     maxConnectionsPerAddress: c.MAX_CONNECTIONS_PER_ADDRESS,
@@ -152,6 +201,83 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventPruneIntervalMs: c.EVENT_PRUNE_INTERVAL,
     eventOrdering: c.EVENT_ORDERING,
     eventSequenceIntervalMs: c.EVENT_SEQUENCE_INTERVAL,
+    jwt,
+    signIn,
+  });
+}
+
+/**
+ * The static tokens as their sources say now: `AUTH_TOKENS` as started, and `AUTH_TOKENS_FILE`
+ * read again, so that a token removed from the file is revoked without a restart. Validated
+ * like at start-up; a bad file changes nothing (ConfigError).
+ */
+export function reloadTokens(config: Config): readonly TokenEntry[] {
+  const tokens = readTokens(config.tokenSources);
+  // On or off is decided at start-up, with HOST: a reload may not turn access control off.
+  if (config.tokens.length > 0 && tokens.length === 0 && !config.jwt) {
+    throw new ConfigError('AUTH_TOKENS_FILE: a reload that leaves no token would turn access control off; restart for that');
+  }
+  if (config.tokens.length === 0 && tokens.length > 0 && !config.jwt) {
+    throw new ConfigError('AUTH_TOKENS_FILE: access control was off at start-up; restart to turn it on');
+  }
+  return tokens;
+}
+
+function readTokens(sources: Config['tokenSources']): readonly TokenEntry[] {
+  const tokens = [...parseTokenList(sources.list), ...readTokenFile(sources.file)];
+  const names = tokens.map((t) => t.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new ConfigError(`invalid configuration: AUTH_TOKENS: the name "${twice}" is used twice`);
+  return Object.freeze(tokens);
+}
+
+type ParsedEnv = z.infer<typeof configSchema>;
+
+function jwtConfig(c: ParsedEnv): JwtConfig | undefined {
+  if (!c.AUTH_JWT_ISSUER) {
+    const stray = (['AUTH_JWT_AUDIENCE', 'AUTH_OIDC_CLIENT_ID', 'AUTH_OIDC_CLIENT_SECRET'] as const).find((k) => c[k] !== undefined);
+    if (stray) throw new ConfigError(`invalid configuration: ${stray} is set but AUTH_JWT_ISSUER is not`);
+    return undefined;
+  }
+  const issuer = new URL(c.AUTH_JWT_ISSUER);
+  // Keys fetched over plain HTTP could be swapped by anyone on the path; loopback has no path.
+  if (issuer.protocol !== 'https:' && !isLoopback(issuer.hostname)) {
+    throw new ConfigError('invalid configuration: AUTH_JWT_ISSUER: must be https:// (http:// only on a loopback address such as 127.0.0.1)');
+  }
+  if (issuer.search || issuer.hash || issuer.username || issuer.password) {
+    throw new ConfigError('invalid configuration: AUTH_JWT_ISSUER: an issuer URL has no query, fragment or credentials');
+  }
+  if (!c.AUTH_JWT_AUDIENCE) throw new ConfigError('invalid configuration: AUTH_JWT_AUDIENCE is required with AUTH_JWT_ISSUER');
+  return Object.freeze({
+    // `iss` must equal the issuer as the provider spells it; the env's spelling is that one.
+    issuer: c.AUTH_JWT_ISSUER,
+    audience: c.AUTH_JWT_AUDIENCE,
+    roleClaim: c.AUTH_JWT_ROLE_CLAIM,
+    clockSkewMs: c.AUTH_JWT_CLOCK_SKEW,
+  });
+}
+
+function signInConfig(c: ParsedEnv, jwt: JwtConfig | undefined): OidcSignInConfig | undefined {
+  if (!c.AUTH_OIDC_CLIENT_ID) {
+    if (c.AUTH_OIDC_CLIENT_SECRET) throw new ConfigError('invalid configuration: AUTH_OIDC_CLIENT_SECRET is set but AUTH_OIDC_CLIENT_ID is not');
+    return undefined;
+  }
+  if (!jwt) throw new ConfigError('invalid configuration: AUTH_OIDC_CLIENT_ID is set but AUTH_JWT_ISSUER is not');
+  if (!c.PUBLIC_URL) {
+    throw new ConfigError('invalid configuration: PUBLIC_URL is required with AUTH_OIDC_CLIENT_ID (the sign-in redirects back to PUBLIC_URL/auth/callback)');
+  }
+  const publicUrl = new URL(c.PUBLIC_URL);
+  if (publicUrl.protocol !== 'https:' && !isLoopback(publicUrl.hostname)) {
+    throw new ConfigError('invalid configuration: PUBLIC_URL: must be https:// (http:// only on a loopback address), or the session cookie would travel in the clear');
+  }
+  return Object.freeze({
+    clientId: c.AUTH_OIDC_CLIENT_ID,
+    clientSecret: c.AUTH_OIDC_CLIENT_SECRET,
+    publicUrl: `${publicUrl.origin}${publicUrl.pathname.replace(/\/+$/, '')}`,
+    secureCookies: publicUrl.protocol === 'https:',
+    sessionTtlMs: c.AUTH_SESSION_TTL,
+    scopes: c.AUTH_OIDC_SCOPES.split(' ').includes('openid') ? c.AUTH_OIDC_SCOPES : `openid ${c.AUTH_OIDC_SCOPES}`,
+    providerName: c.AUTH_OIDC_PROVIDER_NAME ?? new URL(jwt.issuer).host,
   });
 }
 

@@ -5,10 +5,13 @@ import path from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import sirv from 'sirv';
 import { MAX_BATCH_OPERATIONS, TRPC_PATH } from '../shared/protocol.ts';
+import { originAllowed } from './auth/origin.ts';
 import type { Config } from './config.ts';
+import { ConnectionsPerAddress } from './connections-per-address.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { createOpsEndpoints } from './ops-endpoints.ts';
+import type { createSignInRoutes } from './auth/sign-in.ts';
 import type { IdentifyRequest } from './request-identity.ts';
 import { logUpgrade, trackRequest } from './request-log.ts';
 import { createRestHandler } from './rest/orders.ts';
@@ -17,12 +20,14 @@ import { appRouter } from './routers/app.ts';
 import type { Context } from './trpc/context.ts';
 import { logError } from './trpc/errors.ts';
 import { RateLimitedError } from './trpc/init.ts';
-import { createWebSocketTransport, type WebSocketTransport } from './trpc/ws-transport.ts';
+import { createWebSocketTransport, type WebSocketTransport } from './ws/transport.ts';
 
 /** What the server needs besides its configuration; built in app.ts. */
 export type HttpServerParts = {
   context: ContextFactory;
   ops: ReturnType<typeof createOpsEndpoints>;
+  /** /auth/*: the page's sign-in with the identity provider (auth/sign-in.ts) */
+  signIn: ReturnType<typeof createSignInRoutes>;
   identify: IdentifyRequest;
   metrics: Metrics;
 };
@@ -44,7 +49,7 @@ export type HttpServer = {
   dropEventStreams(): number;
   /** Bytes queued in memory for each open event stream (what a slow SSE client costs us). */
   eventStreamBufferedBytes(): number[];
-  /** tRPC over WebSocket on /trpc (its counts are for tests and metrics). */
+  /** tRPC over WebSocket on /trpc (server/ws/transport.ts). */
   webSockets: WebSocketTransport;
 };
 
@@ -56,7 +61,7 @@ export type HttpServer = {
  *   /healthz     database and listener status; /readyz, /metrics (ops-endpoints.ts)
  *   /            the built page
  */
-export function createHttpServer(config: Config, { context, ops, identify, metrics }: HttpServerParts, log: Logger): HttpServer {
+export function createHttpServer(config: Config, { context, ops, signIn, identify, metrics }: HttpServerParts, log: Logger): HttpServer {
   const onError = ({ error, path }: { error: Parameters<typeof logError>[1]; path?: string }) => logError(log, error, path);
 
   const trpc = createHTTPHandler({
@@ -76,6 +81,8 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
   // tRPC GET responses still open: the event streams among them are never idle, so
   // server.close() would wait for them for ever.
   const openGets = new Set<ServerResponse>();
+  // One cap for WebSockets and event streams together: each holds a socket and a subscription.
+  const perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress);
   const isEventStream = (res: ServerResponse) => String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -96,12 +103,9 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
           // An event stream costs what a WebSocket subscription does: the same cap per address.
           // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
           const address = identity.clientAddress;
-          const open = connectionsByAddress.get(address) ?? 0;
-          if (open >= config.maxConnectionsPerAddress) {
-            return sendJson(res, 429, { error: `at most ${config.maxConnectionsPerAddress} WebSockets and event streams per client address` });
-          }
-          connectionsByAddress.set(address, open + 1);
-          res.once('close', () => release(address));
+          if (!perAddress.hasRoom(address)) return sendJson(res, 429, { error: perAddress.refusal });
+          perAddress.opened(address);
+          res.once('close', () => perAddress.released(address));
         }
         if (req.method === 'GET') {
           openGets.add(res);
@@ -110,6 +114,7 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
         return trpc(req, res);
       }
       if (await ops(req, res, pathname)) return;
+      if (await signIn(req, res, pathname)) return;
       if (await rest(req, res, pathname, url.searchParams)) return;
       if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${pathname}` });
       page(req, res, () => sendJson(res, 404, { error: `no route ${req.method} ${pathname}` }));
@@ -128,12 +133,6 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     maxPayload: config.maxBodyBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
   });
-  const connectionsByAddress = new Map<string, number>();
-  const release = (address: string) => {
-    const left = (connectionsByAddress.get(address) ?? 1) - 1;
-    if (left > 0) connectionsByAddress.set(address, left);
-    else connectionsByAddress.delete(address);
-  };
   const refuse = (socket: Duplex, status: string, message: string) =>
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   server.on('upgrade', (req, socket, head) => {
@@ -162,14 +161,11 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
     }
     // Behind a trusted proxy, the client it forwards for (TRUST_PROXY), not the proxy.
     const address = identity.clientAddress;
-    const open = connectionsByAddress.get(address) ?? 0;
-    if (open >= config.maxConnectionsPerAddress) {
-      return refuseLogged('429 Too Many Requests', `at most ${config.maxConnectionsPerAddress} WebSockets per client address`);
-    }
+    if (!perAddress.hasRoom(address)) return refuseLogged('429 Too Many Requests', perAddress.refusal);
     webSockets.handleUpgrade(req, socket, head, (ws) => {
       logUpgrade(log, identity, 101, started);
-      connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
-      ws.on('close', () => release(address));
+      perAddress.opened(address);
+      ws.on('close', () => perAddress.released(address));
     });
   });
 
@@ -204,7 +200,7 @@ export function createHttpServer(config: Config, { context, ops, identify, metri
 // The one subscription procedure; tRPC serves it over HTTP as Server-Sent Events (never batched).
 const EVENT_STREAM_PATH = `${TRPC_PATH}/orders.onChange`;
 
-type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Context;
+type ContextFactory = (opts: { req: IncomingMessage; res?: unknown; info?: { connectionParams?: Record<string, string | undefined> | null } }) => Promise<Context>;
 
 // The page loads only its own scripts and styles and talks only to its own origin.
 const SECURITY_HEADERS: Array<[string, string]> = [
@@ -218,16 +214,6 @@ const SECURITY_HEADERS: Array<[string, string]> = [
   ['x-frame-options', 'DENY'],
   ['cross-origin-opener-policy', 'same-origin'],
 ];
-
-/** Same origin (the Origin's host is the Host the request was sent to), or one of the allowed. */
-function originAllowed(origin: string, host: string | undefined, allowed: readonly string[] | undefined): boolean {
-  if (allowed) return allowed.includes(origin);
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
 
 /** The built SolidJS page, or a note on how to build it. */
 function staticPage(dir: string) {

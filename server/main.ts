@@ -51,6 +51,14 @@ async function main(): Promise<void> {
     log.info({ ms: Math.round(performance.now() - started) }, 'stopped');
     process.exit(0);
   };
+  // SIGHUP: AUTH_TOKENS_FILE is read again; a removed token's streams end at once.
+  process.on('SIGHUP', () => {
+    try {
+      log.info(app.reloadTokens(), 'reloaded the tokens');
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'kept the tokens as they were');
+    }
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Transport } from '../shared/protocol.ts';
 
-/** How a subscription's events reach its client. */
-export type Transport = 'websocket' | 'sse';
+export type { Transport };
 
 /** What the metrics read at scrape time instead of being told on every change. */
 export type MetricsSources = {
@@ -26,7 +26,7 @@ const DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  * Every figure `/metrics` shows, in its own registry (so several servers in one process, as
  * in the tests, do not mix). Counting happens at a few named points, each one call:
  *   listener ── eventsPublished ──▶ hub ── subscriberOverflowed
- *   subscription ── subscriptionOpened/Closed, eventsDelivered ──▶ client
+ *   subscription (its EventStream, whichever transport drains it) ── subscriptionOpened/Closed, eventsDelivered ──▶ client
  *   HTTP and tRPC ── requestObserved / procedureObserved
  * Everything else (connections, position, database) is read when scraped.
  */
@@ -39,6 +39,7 @@ export class Metrics {
   /** Plain numbers, added to the counter when scraped: see eventsDelivered. */
   readonly #delivered: Record<Transport, number> = { websocket: 0, sse: 0 };
   readonly #overflows: Counter;
+  readonly #authRefusals: Counter;
   readonly #publishDelay: Histogram;
   readonly #requests: Histogram<'route' | 'method' | 'status'>;
   readonly #procedures: Histogram<'procedure' | 'type' | 'transport' | 'code'>;
@@ -100,6 +101,12 @@ export class Metrics {
       buckets: DELAY_BUCKETS,
       registers,
     });
+    this.#authRefusals = new Counter({
+      name: 'live_orders_authentication_refusals_total',
+      help: 'Credentials refused (a token, a JWT, a session cookie), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.#overflows = new Counter({
       name: 'live_orders_subscriber_overflows_total',
       help: 'Times a slow subscriber fell back to reading the log.',
@@ -158,6 +165,11 @@ export class Metrics {
 
   subscriptionClosed(transport: Transport): void {
     this.#subscriptions.dec({ transport });
+  }
+
+  /** A credential was refused; `reason` is one of REFUSAL_REASONS (server/auth/refusal.ts). */
+  authenticationRefused(reason: string): void {
+    this.#authRefusals.inc({ reason });
   }
 
   subscriberOverflowed(): void {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bearerToken, type Authenticator } from './auth/principal.ts';
+import type { Credentials } from './auth/credentials.ts';
 import type { Metrics } from './metrics.ts';
 import { sendJson } from './rest/http.ts';
 
@@ -12,10 +12,10 @@ export type Readiness = () => Promise<{ ready: boolean } & Record<string, unknow
  *   /readyz   should it get new traffic: not while starting, not while the database is away,
  *             and not from SIGTERM on (so the load balancer moves new clients elsewhere
  *             before the node closes)
- *   /metrics  Prometheus text; open with access control off, else any configured token
+ *   /metrics  Prometheus text; open with access control off, else any accepted credential
  * Returns false for any other path.
  */
-export function createOpsEndpoints(opts: { health: Health; readiness: Readiness; metrics: Metrics; auth: Authenticator }) {
+export function createOpsEndpoints(opts: { health: Health; readiness: Readiness; metrics: Metrics; auth: Credentials }) {
   return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> => {
     switch (pathname) {
       case '/healthz': {
@@ -29,7 +29,7 @@ export function createOpsEndpoints(opts: { health: Health; readiness: Readiness;
         return true;
       }
       case '/metrics': {
-        if (opts.auth.enabled && !opts.auth.authenticate(bearerToken(req.headers.authorization))) {
+        if (opts.auth.enabled && !(await opts.auth.authenticate(req)).principal) {
           res.setHeader('www-authenticate', 'Bearer');
           sendJson(res, 401, { error: 'a valid token is required: send Authorization: Bearer <token>' });
           return true;

@@ -7,6 +7,8 @@ import type { RequestIdentity } from './request-identity.ts';
 /** Probed every second or so by load balancers and Prometheus: logged at debug, not info. */
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 const MAX_LOGGED_NAME = 200;
+/** The page's sign-in (auth/sign-in.ts): each its own route. */
+const SIGN_IN_ROUTES = new Set(['/auth/session', '/auth/login', '/auth/callback', '/auth/refresh', '/auth/logout']);
 
 /**
  * A request's route as a label: a fixed set, whatever the path, so a client cannot grow the
@@ -15,7 +17,7 @@ const MAX_LOGGED_NAME = 200;
  */
 export function routeOf(pathname: string, status: number): string {
   if (pathname === TRPC_PATH || pathname.startsWith(`${TRPC_PATH}/`)) return TRPC_PATH;
-  if (PROBES.has(pathname)) return pathname;
+  if (PROBES.has(pathname) || SIGN_IN_ROUTES.has(pathname)) return pathname;
   if (/^\/api\/orders\/?$/.test(pathname)) return '/api/orders';
   if (/^\/api\/orders\/[^/]+\/?$/.test(pathname)) return '/api/orders/:id';
   if (!pathname.startsWith('/api/') && status < 400) return 'page';

@@ -1,3 +1,5 @@
+import { untilWoken } from './until-woken.ts';
+
 const BASE_MS = 100;
 const MAX_MS = 5_000;
 
@@ -11,14 +13,9 @@ export function backoffDelay(attempt: number): number {
 
 /** Waits `ms`, or less if `signal` aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms));
+  return untilWoken(signal, (wake) => {
+    const timer = setTimeout(wake, ms);
+    return () => clearTimeout(timer);
   });
 }

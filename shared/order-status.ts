@@ -8,3 +8,12 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** What a new order is when its creator names no status. */
 export const DEFAULT_ORDER_STATUS: OrderStatus = 'pending';
+
+/** Each status as the page and the tail show it. */
+export const STATUS_LABELS: Record<OrderStatus, string> = {
+  pending: 'Pending',
+  confirmed: 'Confirmed',
+  shipped: 'Shipped',
+  delivered: 'Delivered',
+  cancelled: 'Cancelled',
+};

@@ -7,6 +7,8 @@ import {
   MAX_PAGE_SIZE,
 } from './protocol.ts';
 import { ORDER_STATUSES, type OrderStatus } from './order-status.ts';
+import { ORDER_ID_PATTERN, POSITION_PATTERN } from './positions.ts';
+import { resumeIdSchema } from './resume-id.ts';
 
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
 
@@ -17,13 +19,13 @@ const fitsBigint = (s: string) => !/^[0-9]+$/.test(s) || BigInt(s) <= MAX_BIGINT
 /** An order id: a positive bigint written as a decimal string. */
 export const orderIdSchema = z
   .string()
-  .regex(/^[1-9][0-9]{0,18}$/, 'must be a positive integer written as a string')
+  .regex(ORDER_ID_PATTERN, 'must be a positive integer written as a string')
   .refine(fitsBigint, 'is out of range');
 
 /** A position in the event log: "0" (before the first event) or a positive bigint string. */
 export const eventPositionSchema = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,18})$/, 'must be a non-negative integer written as a string')
+  .regex(POSITION_PATTERN, 'must be a non-negative integer written as a string')
   .refine(fitsBigint, 'is out of range');
 
 // PostgreSQL text cannot hold NUL, so it is refused here rather than failing in the database.
@@ -158,8 +160,12 @@ export const listEventsInput = z
 
 export const onChangeInput = z
   .strictObject({
-    /** resume after this position; absent or null: start at the live end */
-    lastEventId: eventPositionSchema.nullish(),
+    /**
+     * resume after this: a tracked id the subscription sent (position and digest; refused
+     * with PRECONDITION_FAILED if that event is no longer in the log as the client saw it),
+     * `orders.list`'s `resumeId`, or a plain position; absent or null: start at the live end
+     */
+    lastEventId: resumeIdSchema.nullish(),
     orderId: orderIdSchema.optional(),
     status: orderStatusSchema.optional(),
   })

@@ -30,3 +30,11 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 32;
  */
 export const SSE_PING_INTERVAL_MS = 10_000;
 export const SSE_RECONNECT_AFTER_INACTIVITY_MS = 30_000;
+
+/** The HTTP headers that carry an access token: `Authorization: Bearer`, or none without one. */
+export const authorizationHeader = (token: string | null | undefined): Record<string, string> =>
+  token ? { authorization: `Bearer ${token}` } : {};
+
+/** How `orders.onChange` reaches a client: tRPC over WebSocket, or Server-Sent Events. */
+export const TRANSPORTS = ['websocket', 'sse'] as const;
+export type Transport = (typeof TRANSPORTS)[number];

@@ -4,7 +4,7 @@
  * concatenation (`readEventJsonAfter`, sent to replaying subscribers as it is), and
  * `toOrder`/`toOrderEvent` in TypeScript (everything else). The timestamp format is in three
  * of them. This pins them together: over every field, every status and event type, and the
- * edge values of strings and times, all four must give the same JSON.
+ * edge values of strings, times and ids (past 2^53), all four must give the same JSON.
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -109,5 +109,29 @@ describe('one JSON shape for an event', () => {
     // Times came out as JavaScript writes them, for every edge.
     const times = rows.map((r) => toOrder(r).createdAt);
     for (const at of TIMES) expect(times).toContain(new Date(at.replace(' ', 'T').replace(/\+(\d\d)$/, '+$1:00')).toISOString());
+  });
+
+  test('ids and positions past 2^53 come out digit for digit from all four (never as a JSON number)', async () => {
+    // Past Number.MAX_SAFE_INTEGER, a copy that wrote an id as a number, or parsed one, would
+    // round it; the next ids from here are 9007199254740993 on.
+    const from = '9007199254740992';
+    await db.execute(sql`alter table orders alter column id restart with 9007199254740993`);
+    await db.execute(sql`select setval('order_events_id_seq', ${from}::bigint)`);
+    const [created] = await createOrdersAs(db, 'big', [{ customerName: 'Big', productName: 'Id' }]);
+    expect(created?.id).toBe('9007199254740993');
+    expect(created).toEqual(await findOrder(db, created!.id));
+    await db.execute(sql`update orders set status = 'shipped' where id = ${BigInt(created!.id)}`);
+    await db.execute(sql`delete from orders where id = ${BigInt(created!.id)}`);
+
+    const events = await db.select().from(orderEvents).where(sql`${orderEvents.id} > ${BigInt(from)}`).orderBy(orderEvents.id);
+    expect(events.map((e) => e.id.toString())).toEqual(['9007199254740993', '9007199254740994', '9007199254740995']);
+    const replayed = await readEventJsonAfter(db, from, 10);
+    const read = await readEventsAfter(db, from, 10);
+    events.forEach((row, i) => {
+      const expected = JSON.stringify(toOrderEvent(row));
+      expect(expected).toContain('"orderId":"9007199254740993"');
+      expect(JSON.stringify(JSON.parse(replayed[i]!.json))).toBe(expected);
+      expect(JSON.stringify(read[i])).toBe(expected);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
-import { createLiveOrders, type LiveOrders, type OrderEvent, type ResyncNotice, type Transport } from 'live-orders/client';
+import { createLiveOrders, type LiveOrders, type OrderEvent, type ResyncNotice, type Transport } from 'live-orders-client';
 import { migrateDatabase } from '../server/db/migrate.ts';
 import { startServerProcess, type ServerProcess } from './support/server-process.ts';
 import { copyDatabase, createTestDatabase } from './support/server.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, test as plainTest, vi } from 'vitest';
 import WebSocket from 'ws';
-import { createLiveOrders, type LiveOrders, type OrderEvent, type Transport } from 'live-orders/client';
+import { createLiveOrders, type LiveOrders, type OrderEvent, type Transport } from 'live-orders-client';
 import postgres from 'postgres';
 import { migrateDatabase } from '../server/db/migrate.ts';
 import { startServerProcess } from './support/server-process.ts';

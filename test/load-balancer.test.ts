@@ -7,6 +7,7 @@ import type { AppRouter } from '../server/routers/app.ts';
 import { Cluster } from '../scripts/chaos/cluster.ts';
 import { sample } from './support/metrics-text.ts';
 import { openWebSocketFrom } from './support/open-web-socket.ts';
+import { positionOf } from '../shared/resume-id.ts';
 
 // Three real nodes (child processes, so SIGTERM is real) behind a real HAProxy running
 // deploy/haproxy.cfg. Clients come from several loopback addresses, as from several machines.
@@ -142,7 +143,7 @@ function subscribeThrough(url: string, localAddress: string, after: string) {
     { lastEventId: after },
     {
       onStarted: () => (state.started = true),
-      onData: ({ id }) => state.ids.push(id),
+      onData: ({ id }) => state.ids.push(positionOf(id)),
       onError: (err) => state.ids.push(`error: ${err.message}`),
     },
   );

@@ -6,6 +6,7 @@ import type { Order } from '../shared/orders.ts';
 import { pruneEventBatch } from '../server/db/prune-events.ts';
 import { test, testWithServer, type Client, type TestServer } from './support/server.ts';
 import { record, type Recorder } from './support/subscriber.ts';
+import { positionOf } from '../shared/resume-id.ts';
 
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
 
@@ -65,7 +66,7 @@ describe('events pruned while a client is away', () => {
 
       // Away: a change, which grows old and is pruned.
       const missed = await writer.orders.create.mutate({ customerName: 'missed', productName: 'p' });
-      const missedEvent = (await server.logAfter(lastSeen))[0]!;
+      const missedEvent = (await server.logAfter(positionOf(lastSeen)))[0]!;
       expect(missedEvent.orderId).toBe(missed.id);
       await ageThrough(server, missedEvent.id);
       await waitForPrunedThrough(server, missedEvent.id);
@@ -73,8 +74,8 @@ describe('events pruned while a client is away', () => {
       const resumed = record(client, { lastEventId: lastSeen });
       const error = await refusal(resumed);
       expect(codeOf(error)).toBe('PRECONDITION_FAILED');
-      expect((error as Error).message).toContain(`position ${lastSeen} is no longer in the log`);
-      const listed = await writer.events.list.query({ after: lastSeen }).catch((e: unknown) => e);
+      expect((error as Error).message).toContain(`position ${positionOf(lastSeen)} is no longer in the log`);
+      const listed = await writer.events.list.query({ after: positionOf(lastSeen) }).catch((e: unknown) => e);
       expect(codeOf(listed)).toBe('PRECONDITION_FAILED');
 
       // Resync: a snapshot, then its changes.

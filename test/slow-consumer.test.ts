@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
-import { MAX_BUFFERED_BYTES } from '../server/trpc/backpressure.ts';
+import { MAX_BUFFERED_BYTES } from '../server/ws/backpressure.ts';
+import { positionOf } from '../shared/resume-id.ts';
 import { sample } from './support/metrics-text.ts';
 import { test } from './support/server.ts';
 import { floodWhileSampling } from './support/writers.ts';
@@ -27,7 +28,7 @@ describe('a subscriber that stops reading', () => {
     // Stop reading: the kernel buffers fill, then the server's.
     socket.pause();
     // Once the listener has published everything, the stalled subscriber is as far behind as it gets.
-    const buffered = await floodWhileSampling(server, EVENTS, () => server.app.webSocketBufferedBytes());
+    const buffered = await floodWhileSampling(server, EVENTS, () => server.drills.webSocketBufferedBytes());
     await expect.poll(() => buffered.largest(), { timeout: 10_000 }).toBeGreaterThan(MAX_BUFFERED_BYTES / 2);
     buffered.stop();
     const largest = buffered.largest();
@@ -43,7 +44,7 @@ describe('a subscriber that stops reading', () => {
     const expected = await server.logAfter(from);
     expect(expected).toHaveLength(EVENTS);
     await expect.poll(() => ids.length, { timeout: 60_000 }).toBe(EVENTS);
-    expect(ids).toEqual(expected.map((e) => e.id));
+    expect(ids.map(positionOf)).toEqual(expected.map((e) => e.id));
     socket.close();
   }, 120_000);
 });

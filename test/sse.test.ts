@@ -7,6 +7,7 @@ import { readEventStream } from './support/event-stream.ts';
 import { startTestServer, test, testWithServer, type Client } from './support/server.ts';
 import { expectStrictlyIncreasing, record } from './support/subscriber.ts';
 import { floodWhileSampling, writeConcurrently } from './support/writers.ts';
+import { positionOf } from '../shared/resume-id.ts';
 
 async function currentPosition(client: Client): Promise<string> {
   return (await client.orders.list.query({ limit: 1 })).lastEventId;
@@ -29,7 +30,7 @@ describe('orders.onChange over Server-Sent Events (httpSubscriptionLink)', () =>
     expect(log).toHaveLength(4);
     await subscriber.waitForCount(4);
     expect(subscriber.events).toEqual(log);
-    expect(subscriber.ids).toEqual(log.map((e) => e.id));
+    expect(subscriber.ids.map(positionOf)).toEqual(log.map((e) => e.id));
     subscriber.stop();
   });
 
@@ -76,8 +77,8 @@ describe('orders.onChange over Server-Sent Events (httpSubscriptionLink)', () =>
     // time the subscriber has made some progress and is connected again.
     for (let drop = 1; drop <= 3; drop++) {
       await subscriber.waitForCount(drop * 150);
-      await vi.waitFor(() => expect(server.app.eventStreamBufferedBytes()).toHaveLength(1), { timeout: 15_000 });
-      expect(server.app.dropEventStreams()).toBe(1);
+      await vi.waitFor(() => expect(server.drills.eventStreamBufferedBytes()).toHaveLength(1), { timeout: 15_000 });
+      expect(server.drills.dropEventStreams()).toBe(1);
     }
     await writing;
 
@@ -104,7 +105,7 @@ describe('orders.onChange over Server-Sent Events (httpSubscriptionLink)', () =>
       done: (events) => events.filter((e) => e.id).length >= 2,
     });
     const data = wire.filter((e) => e.id);
-    expect(data.map((e) => e.id)).toEqual([log[1]!.id, log[2]!.id]);
+    expect(data.map((e) => positionOf(e.id!))).toEqual([log[1]!.id, log[2]!.id]);
     expect(data.map((e) => JSON.parse(e.data) as OrderEvent)).toEqual(log.slice(1));
   });
 
@@ -209,7 +210,7 @@ describe('an SSE subscriber that stops reading', () => {
       const blocks = buffered.split('\n\n');
       buffered = blocks.pop()!;
       for (const block of blocks) {
-        const id = /^id: (\d+)$/m.exec(block);
+        const id = /^id: (\d+)(?:\.[0-9a-f]+)?$/m.exec(block);
         if (id) ids.push(id[1]!);
       }
     });
@@ -218,7 +219,7 @@ describe('an SSE subscriber that stops reading', () => {
 
     // Stop reading: the kernel's buffers fill, then the server's.
     response.pause();
-    const held = await floodWhileSampling(server, EVENTS, () => server.app.eventStreamBufferedBytes());
+    const held = await floodWhileSampling(server, EVENTS, () => server.drills.eventStreamBufferedBytes());
     held.stop();
     const largest = held.largest();
     // ~40,000 events of ~350 bytes would be ~14 MB; the server holds about one write's worth.

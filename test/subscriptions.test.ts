@@ -3,6 +3,7 @@ import type { Client } from './support/server.ts';
 import { test } from './support/server.ts';
 import { expectStrictlyIncreasing, record } from './support/subscriber.ts';
 import { writeConcurrently } from './support/writers.ts';
+import { parseResumeId, positionOf } from '../shared/resume-id.ts';
 
 async function currentPosition(client: Client): Promise<string> {
   return (await client.orders.list.query({ limit: 1 })).lastEventId;
@@ -24,7 +25,10 @@ describe('orders.onChange', () => {
     for (const s of subscribers) {
       await s.waitForCount(4);
       expect(s.events).toEqual(log);
-      expect(s.ids).toEqual(log.map((e) => e.id));
+      // Tracked ids are resume ids: the event's position and its digest, the same for everyone.
+      expect(s.ids.map(positionOf)).toEqual(log.map((e) => e.id));
+      expect(s.ids.every((id) => parseResumeId(id).digest !== null)).toBe(true);
+      expect(s.ids).toEqual(subscribers[0]!.ids);
     }
   });
 
@@ -87,7 +91,7 @@ describe('orders.onChange', () => {
 
   test('many subscriptions on one connection, opened at once and some stopped, each get their own events only', async ({ server }) => {
     // Each subscription's events are framed under its own request id, by its sink
-    // (server/trpc/subscription-sink.ts); a mix-up would show here as foreign events.
+    // (server/ws/subscription-sink.ts); a mix-up would show here as foreign events.
     const writer = server.client();
     const watcher = server.client();
     const from = await currentPosition(writer);
@@ -107,7 +111,7 @@ describe('orders.onChange', () => {
     await Promise.all(live.slice(6).map((r) => r.waitForCount(2)));
     watched.forEach((o, i) => {
       expect(replaying[i]!.events).toEqual(of(o.id));
-      expect(replaying[i]!.ids).toEqual(of(o.id).map((e) => e.id));
+      expect(replaying[i]!.ids.map(positionOf)).toEqual(of(o.id).map((e) => e.id));
       // A live-end subscription may or may not see the create, which raced its start.
       if (i >= 6) expect(live[i]!.events).toEqual(of(o.id).slice(-Math.max(2, live[i]!.events.length)));
     });
@@ -128,7 +132,7 @@ describe('orders.onChange', () => {
     await writeConcurrently(server, 4, 250);
 
     const resumed = record(server.client(), { lastEventId: lastSeen });
-    const expected = await server.logAfter(lastSeen);
+    const expected = await server.logAfter(positionOf(lastSeen));
     expect(expected).toHaveLength(1000);
     await resumed.waitForCount(1000);
     expect(resumed.events.map((e) => e.id)).toEqual(expected.map((e) => e.id));
@@ -142,7 +146,7 @@ describe('orders.onChange', () => {
     // Drop every WebSocket from the server side while the writers run, twice.
     for (let drops = 0; drops < 2; drops++) {
       await subscriber.waitForCount((drops + 1) * 50);
-      server.app.dropWebSockets();
+      server.drills.dropWebSockets();
     }
     await writing;
     const expected = await server.logAfter(from);

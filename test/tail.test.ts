@@ -10,7 +10,7 @@ import { test } from './support/server.ts';
 
 /** `npm run tail` as a child process, its stdout lines and stderr kept. */
 function startTail(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/tail.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/client/src/tail.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startApp, type App } from '../server/app.ts';
 import { loadConfig, type Config } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
+import { positionOf } from '../shared/resume-id.ts';
 import { createTestDatabase } from './support/server.ts';
 import {
   byRequest,
@@ -249,7 +250,7 @@ describe('tRPC WebSocket protocol: our transport replies as tRPC’s applyWSSHan
       { until: (t) => dataOf(t, 7).length >= 40, what: '20 more events' },
       { stopWriting: true },
       { run: async (ctx) => void (ctx.vars.to = await maxPosition(ctx)) },
-      { until: (t, vars) => (dataOf(t, 7).at(-1)?.result as { id?: string } | undefined)?.id === vars.to, what: 'the last event written' },
+      { until: (t, vars) => (dataOf(t, 7).at(-1)?.result as { data?: { data?: { id?: string } } } | undefined)?.data?.data?.id === vars.to, what: 'the last event written' },
       ...end,
     ];
 
@@ -260,7 +261,7 @@ describe('tRPC WebSocket protocol: our transport replies as tRPC’s applyWSSHan
       'started', '<data...>', 'stopped', 'started', '<data...>',
     ]);
     for (const implementation of ['stock', 'ours'] as const) {
-      const positions = dataOf(t[implementation], 7).map((m) => Number((m.result as { id: string }).id));
+      const positions = dataOf(t[implementation], 7).map((m) => Number(positionOf((m.result as { id: string }).id)));
       const first = positions[0]!;
       // Strictly consecutive: this session's writer is the only one, and every position commits.
       expect(positions, implementation).toEqual(positions.map((_, i) => first + i));

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { describe, expect, vi } from 'vitest';
 import WebSocket from 'ws';
 import { test } from './support/server.ts';
+import { webSocketStats } from './support/web-socket-stats.ts';
 
 type Socket = { ws: WebSocket; data: Array<{ id: unknown; jsonrpc?: string; position: string; orderId: string }> };
 
@@ -31,14 +32,14 @@ describe('events to WebSocket subscribers', () => {
     const all = [...plain, ...rpc];
     // The live end is where a subscription attaches: wait until the hub counts them all.
     await vi.waitFor(() => expect(server.app.hub.subscriberCount).toBeGreaterThanOrEqual(all.length), { timeout: 10_000 });
-    const before = server.app.webSocketStats();
+    const before = await webSocketStats(server);
 
     const EVENTS = 30;
     const created = await server.sql<Array<{ id: string }>>`
       insert into orders (customer_name, product_name) select 'Path', 'p' || g from generate_series(1, ${EVENTS}::int) g returning id::text`;
     await vi.waitFor(() => expect(all.every((s) => s.data.length >= EVENTS)).toBe(true), { timeout: 20_000, interval: 10 });
 
-    const after = server.app.webSocketStats();
+    const after = await webSocketStats(server);
     const delivered = all.reduce((n, s) => n + s.data.length, 0);
     expect(delivered).toBe(EVENTS * all.length);
     // Every delivery the clients saw was counted on the sink's path, none on the generic one.

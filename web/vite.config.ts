@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 import solid from 'vite-plugin-solid';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
@@ -8,6 +8,8 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   root,
   plugins: [solid()],
+  // The client package (`live-orders-client`) from its sources: one build, no stale dist/.
+  resolve: { conditions: ['live-orders-source', ...defaultClientConditions] },
   build: { outDir: fileURLToPath(new URL('../dist/web', import.meta.url)), emptyOutDir: true },
   server: {
     proxy: {

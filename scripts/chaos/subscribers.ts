@@ -2,6 +2,7 @@ import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
 import type { AppRouter } from '../../server/routers/app.ts';
 import type { EventFilter } from '../../shared/orders.ts';
+import type { ResumeId } from '../../shared/resume-id.ts';
 import type { Random } from './random.ts';
 
 /** Every socket the subscribers open, so faults can cut one as a network failure would. */
@@ -40,6 +41,8 @@ export class ChaosSubscriber {
   #client: ReturnType<typeof createWSClient> | undefined;
   #unsubscribe: (() => void) | undefined;
   #connects = 0;
+  /** The tracked id of the last event received: what a resume sends back (it names the event, not only its position). */
+  #resumeId: ResumeId | undefined;
 
   constructor(
     readonly name: string,
@@ -66,9 +69,12 @@ export class ChaosSubscriber {
     this.#client = wsClient;
     const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
     const sub = trpc.orders.onChange.subscribe(
-      { lastEventId: this.lastId, ...this.filter },
+      { lastEventId: this.#resumeId ?? this.startAfter, ...this.filter },
       {
-        onData: ({ id }) => this.ids.push(id),
+        onData: ({ id, data }) => {
+          this.ids.push(data.id);
+          this.#resumeId = id;
+        },
         onError: (err) => {
           // An error the server sent (it has a code) breaks the promise. One raised by the
           // client library about its own socket is what any client resumes from.

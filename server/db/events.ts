@@ -3,7 +3,9 @@ import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { EventFilter, HistoryEvent, OrderEvent } from '../../shared/orders.ts';
 import { LoggedEvent } from '../events/logged-event.ts';
 import { isAfter } from '../events/position.ts';
+import { parseResumeId, positionOf, type ParsedResumeId, type ResumeId } from '../../shared/resume-id.ts';
 import type { Executor } from './client.ts';
+import { digestAt, eventDigest } from './event-digest.ts';
 import { orderEvents, orderEventsPruned, type OrderEventRow } from './schema.ts';
 
 export function toOrderEvent(row: OrderEventRow): OrderEvent {
@@ -21,26 +23,33 @@ export function toOrderEvent(row: OrderEventRow): OrderEvent {
 
 /**
  * A position the log cannot serve without a gap: events after it were pruned
- * (EVENT_RETENTION), or it is beyond the log's last position (as after a database restore).
- * Answering would skip events the client never saw, so the read is refused instead, as
- * PRECONDITION_FAILED: the client reloads its snapshot and goes on from there.
+ * (EVENT_RETENTION); it is beyond the log's last position (as after a database restore); or
+ * the event the client saw there is gone, because the log's history changed under it (a
+ * failover to a replica that lacked it, or a restore, after which new writes took its
+ * position again). Answering would skip events the client never saw, or build on one that no
+ * longer happened, so the read is refused instead, as PRECONDITION_FAILED: the client reloads
+ * its snapshot and goes on from there.
  */
 export class LogGapError extends TRPCError {
   override name = 'LogGapError';
   constructor(
     readonly position: string,
-    readonly reason: 'pruned' | 'ahead',
+    readonly reason: 'pruned' | 'ahead' | 'diverged',
     /** events up to here were pruned */
     readonly prunedThrough: string,
     /** the log's last position */
     readonly last: string,
+    /** the log's last position as a resume id: where a reader that must skip goes on from */
+    readonly head: ResumeId = last,
   ) {
     super({
       code: 'PRECONDITION_FAILED',
       message:
         reason === 'pruned'
-          ? `position ${position} is no longer in the log: events up to ${prunedThrough} were pruned; reload (orders.list) and subscribe from its lastEventId`
-          : `position ${position} is ahead of the log, which ends at ${last} (was the database restored?); reload (orders.list) and subscribe from its lastEventId`,
+          ? `position ${position} is no longer in the log: events up to ${prunedThrough} were pruned; reload (orders.list) and subscribe from its resumeId`
+          : reason === 'ahead'
+            ? `position ${position} is ahead of the log, which ends at ${last} (was the database restored?); reload (orders.list) and subscribe from its resumeId`
+            : `event ${position} is no longer in the log as you saw it: the log's history changed (the database failed over to a replica that lacked it, or was restored from a backup); reload (orders.list) and subscribe from its resumeId`,
     });
   }
 }
@@ -55,35 +64,67 @@ export class LogGapError extends TRPCError {
 const prunedEnd = sql`coalesce((select ${orderEventsPruned.through} from ${orderEventsPruned}), 0)`;
 const prunedThroughColumn = sql<string>`${prunedEnd}::text`;
 
-type LogBounds = { prunedThrough: string; last: string };
+/**
+ * The digest of the event at the position a read starts after, as a column of the same
+ * statement, when the reader named one (a resume id with a digest); else null.
+ */
+const anchorColumn = (after: ParsedResumeId | null) =>
+  after?.digest == null ? sql<string | null>`null::text` : digestAt(BigInt(after.position));
+
+/** The newest event as a resume id, null for an empty log. */
+const newestEvent = sql<string | null>`(select ${orderEvents.id}::text || '.' || ${eventDigest} from ${orderEvents} order by ${orderEvents.id} desc limit 1)`;
+
+type LogBounds = { prunedThrough: string; last: string; head: ResumeId; anchor: string | null };
 
 /**
  * The pruned end and the last position: the newest visible event, or the pruned end if that
- * is later (every event pruned), "0" for a log that never had one.
+ * is later (every event pruned), "0" for a log that never had one. `head` is the last
+ * position as a resume id (with its event's digest, when it is an event); `anchor` the
+ * digest of the event at `after`, if `after` names one.
  */
-async function logBounds(db: Executor): Promise<LogBounds> {
-  const [row] = await db.execute<LogBounds>(sql`
+async function logBounds(db: Executor, after: ParsedResumeId | null = null): Promise<LogBounds> {
+  const [row] = await db.execute<{ prunedThrough: string; last: string; newest: string | null; anchor: string | null }>(sql`
     select ${prunedEnd}::text as "prunedThrough",
-           greatest(${prunedEnd}, (select max(${orderEvents.id}) from ${orderEvents}))::text as "last"`);
-  return row!;
+           greatest(${prunedEnd}, (select max(${orderEvents.id}) from ${orderEvents}))::text as "last",
+           ${newestEvent} as "newest",
+           ${anchorColumn(after)} as "anchor"`);
+  const { prunedThrough, last, newest, anchor } = row!;
+  return { prunedThrough, last, anchor, head: newest !== null && positionOf(newest) === last ? newest : last };
 }
 
 /**
- * Checks a page read after `after` (null: from the pruned end) that saw `prunedThrough` in
- * the same statement; returns where the page started. A page with events cannot be ahead
- * of the log. An empty one carries no bounds, so they are read next: bounds only grow, so
- * if they show no gap after the read, the read had none either.
+ * Whether the event a reader saw at `after` is still the one the log holds there, given the
+ * digest the log has there (null: no event). A plain position names no event and holds. One
+ * exactly at the pruned end cannot be checked (its event was pruned, and every later one is
+ * still there): it holds too, as it did before resume ids carried digests.
  */
-async function checkPage(db: Executor, after: string | null, prunedThrough: string | undefined): Promise<string> {
-  if (prunedThrough !== undefined) {
-    if (after === null) return prunedThrough;
-    if (!isAfter(prunedThrough, after)) return after;
+function anchorHolds(after: ParsedResumeId, anchor: string | null, prunedThrough: string): boolean {
+  return after.digest === null || anchor === after.digest || (anchor === null && after.position === prunedThrough);
+}
+
+/** What a page query saw of the log in the same statement, from its first row. */
+type PageSaw = { prunedThrough: string; anchor: string | null };
+
+/**
+ * Checks a page read after `after` (null: from the pruned end) against what the same
+ * statement saw (`saw`, from its first row; undefined for an empty page); returns where the
+ * page started. A page with events cannot be ahead of the log. An empty one carries no
+ * bounds, and one whose anchor does not hold is looked at again, so the bounds are read
+ * next: bounds only grow, so if they show no gap after the read, the read had none either.
+ */
+async function checkPage(db: Executor, after: ParsedResumeId | null, saw: PageSaw | undefined): Promise<string> {
+  if (saw !== undefined) {
+    if (after === null) return saw.prunedThrough;
+    if (!isAfter(saw.prunedThrough, after.position) && anchorHolds(after, saw.anchor, saw.prunedThrough)) return after.position;
   }
-  const bounds = await logBounds(db);
+  const bounds = await logBounds(db, after);
   if (after === null) return bounds.prunedThrough;
-  if (isAfter(bounds.prunedThrough, after)) throw new LogGapError(after, 'pruned', bounds.prunedThrough, bounds.last);
-  if (isAfter(after, bounds.last)) throw new LogGapError(after, 'ahead', bounds.prunedThrough, bounds.last);
-  return after;
+  const gap = (reason: LogGapError['reason']) =>
+    new LogGapError(after.position, reason, bounds.prunedThrough, bounds.last, bounds.head);
+  if (isAfter(bounds.prunedThrough, after.position)) throw gap('pruned');
+  if (isAfter(after.position, bounds.last)) throw gap('ahead');
+  if (!anchorHolds(after, bounds.anchor, bounds.prunedThrough)) throw gap('diverged');
+  return after.position;
 }
 
 /**
@@ -103,29 +144,30 @@ function afterMatching(after: string | SQL, filter: EventFilter) {
 export type LogPage<T> = { events: T[]; after: string };
 
 /**
- * Events after `after` (null: the oldest the log still holds) that match `filter`, in
- * position order, at most `limit`. One query per page, the pruned end included; a position
- * the log cannot serve without a gap throws LogGapError.
+ * Events after `after` (a resume id; null: the oldest the log still holds) that match
+ * `filter`, in position order, at most `limit`. One query per page, the pruned end included;
+ * a position the log cannot serve without a gap throws LogGapError.
  */
 export async function readLogPage(
   db: Executor,
-  after: string | null,
+  after: ResumeId | null,
   limit: number,
   filter: EventFilter = {},
 ): Promise<LogPage<OrderEvent>> {
   const e = orderEvents;
+  const from = after === null ? null : parseResumeId(after);
   const rows = await db
-    .select({ prunedThrough: prunedThroughColumn, event: e })
+    .select({ prunedThrough: prunedThroughColumn, anchor: anchorColumn(from), event: e })
     .from(e)
-    .where(afterMatching(after ?? prunedEnd, filter))
+    .where(afterMatching(from?.position ?? prunedEnd, filter))
     .orderBy(asc(e.id))
     .limit(limit);
-  const start = await checkPage(db, after, rows[0]?.prunedThrough);
+  const start = await checkPage(db, from, rows[0]);
   return { events: rows.map((r) => toOrderEvent(r.event)), after: start };
 }
 
-/** `readLogPage`'s events after a position: what the listener reads. */
-export async function readEventsAfter(db: Executor, after: string, limit: number, filter: EventFilter = {}): Promise<OrderEvent[]> {
+/** `readLogPage`'s events after a resume id. */
+export async function readEventsAfter(db: Executor, after: ResumeId, limit: number, filter: EventFilter = {}): Promise<OrderEvent[]> {
   return (await readLogPage(db, after, limit, filter)).events;
 }
 
@@ -137,26 +179,40 @@ export async function lastEventPosition(db: Executor): Promise<string> {
   return (await logBounds(db)).last;
 }
 
+/**
+ * The log's last position, and the same as a resume id that names its event (a plain
+ * position when there is none: an empty log, or every event pruned): where to subscribe
+ * from to see every change after now, and be told if the log's history changes under it.
+ */
+export async function logHead(db: Executor): Promise<{ position: string; resumeId: ResumeId }> {
+  const { last, head } = await logBounds(db);
+  return { position: last, resumeId: head };
+}
+
 // JavaScript's toISOString(), as order_json() in the trigger migration writes it.
 const ISO_FORMAT = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`);
 
 /**
  * `readEventsAfter`, with each event as JSON made by PostgreSQL, in the shape of
- * `toOrderEvent`: what replaying subscribers read, since they only pass events on. The same
- * bounds check: a gap throws LogGapError, also when a prune overtakes a replay in progress.
+ * `toOrderEvent`, and its digest: what subscribers are sent, since they only pass events on.
+ * The same bounds check: a gap throws LogGapError, also when a prune overtakes a replay in
+ * progress, and so does an `after` whose event is no longer the one the reader saw.
  */
 export async function readEventJsonAfter(
   db: Executor,
-  after: string,
+  after: ResumeId,
   limit: number,
   filter: EventFilter = {},
 ): Promise<LoggedEvent[]> {
   const e = orderEvents;
+  const from = parseResumeId(after);
   // Rows as the driver returns them: drizzle's select would map every field of every row
   // (a third of a flooded server's time went to that), and these are text already.
-  const rows = await db.execute<{ prunedThrough: string; id: string; json: string }>(sql`
+  const rows = await db.execute<{ prunedThrough: string; anchor: string | null; id: string; digest: string; json: string }>(sql`
     select ${prunedThroughColumn} as "prunedThrough",
+           ${anchorColumn(from)} as "anchor",
            ${e.id}::text as "id",
+           ${eventDigest} as "digest",
            -- Concatenated rather than json_build_object(): 1.7 times the rows per second of
            -- database time, and compact. Strings go through to_json() for their escaping;
            -- ids are digits; "order" and "changes" are jsonb already.
@@ -165,11 +221,11 @@ export async function readEventJsonAfter(
              || ',"at":"' || to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) || '"'
              || coalesce(',"changes":' || ${e.changes}::text, '') || '}' as "json"
     from ${e}
-    where ${afterMatching(after, filter)}
+    where ${afterMatching(from.position, filter)}
     order by ${e.id}
     limit ${limit}`);
-  await checkPage(db, after, rows[0]?.prunedThrough);
-  return rows.map((r) => new LoggedEvent(r.id, r.json));
+  await checkPage(db, from, rows[0]);
+  return rows.map((r) => new LoggedEvent(r.id, r.json, r.digest));
 }
 
 /**

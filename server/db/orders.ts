@@ -5,7 +5,7 @@ import { DEFAULT_ORDER_STATUS, type OrderStatus } from '../../shared/order-statu
 import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/orders.ts';
 import type { Database, Executor, Transaction } from './client.ts';
 import { positionWhatTheSnapshotSees, seesUnpositionedEvents } from './event-sequencing.ts';
-import { lastEventPosition, lastKnownOrder } from './events.ts';
+import { lastKnownOrder, logHead } from './events.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
 
 export function toOrder(row: OrderRow): Order {
@@ -186,7 +186,13 @@ export async function deleteOrder(tx: Transaction, id: string, expectedVersion?:
   throw versionConflict(id, expectedVersion!, current.version);
 }
 
-export type OrderPage = { orders: Order[]; nextCursor: string | null; lastEventId: string };
+export type OrderPage = {
+  orders: Order[];
+  nextCursor: string | null;
+  lastEventId: string;
+  /** `lastEventId` as a resume id naming its event: subscribe from this to be told if the log's history changes */
+  resumeId: string;
+};
 
 /**
  * A page of orders by id, with the position of the last event the page reflects. Both come
@@ -212,7 +218,7 @@ async function listInSnapshot(
     async (tx) => {
       if (positionFirst) await positionWhatTheSnapshotSees(tx);
       else if (await seesUnpositionedEvents(tx)) return undefined;
-      const lastEventId = await lastEventPosition(tx);
+      const head = await logHead(tx);
       const rows = await tx
         .select()
         .from(orders)
@@ -229,7 +235,8 @@ async function listInSnapshot(
       return {
         orders: page.map(toOrder),
         nextCursor: more ? page[page.length - 1]!.id.toString() : null,
-        lastEventId,
+        lastEventId: head.position,
+        resumeId: head.resumeId,
       };
     },
     { isolationLevel: 'repeatable read', accessMode: positionFirst ? 'read write' : 'read only' },

@@ -1,4 +1,6 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
+import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
+import { resumeIdOf } from './logged-event.ts';
 import { isAfter } from './position.ts';
 
 /**
@@ -20,23 +22,33 @@ import { isAfter } from './position.ts';
 export class EventHub {
   /** Position of the newest event published; the live end for new subscribers. */
   position: string;
+  /**
+   * The same as a resume id, naming the newest event published: what the listener reads
+   * after, and where a subscriber that starts at the live end stands, so that either is told
+   * when the log's history changes under it (shared/resume-id.ts).
+   */
+  resumeId: ResumeId;
   readonly #subscribers = new Set<HubSubscriber>();
   /** The recent events, oldest first, from `#recentStart` on (slots before it await compaction). */
   #recent: OrderEvent[] = [];
   #recentStart = 0;
   /** The position just before the oldest recent event: a reader at or after it is served from memory. */
   #recentAfter: string;
+  /** After a skip (skipTo), readers at or before this position go to the log, which checks their place. */
+  #checkedAfter: string | undefined;
 
   constructor(
-    startPosition: string,
+    /** The log's head as a resume id (or a plain position) */
+    start: ResumeId,
     readonly capacity = 1024,
     /** Told each time a subscriber overflows (the metrics count them). */
     readonly onOverflow: () => void = () => {},
     /** 0: no ring, every catch-up reads the log */
     readonly recentCapacity = 4 * capacity,
   ) {
-    this.position = startPosition;
-    this.#recentAfter = startPosition;
+    this.position = positionOf(start);
+    this.resumeId = start;
+    this.#recentAfter = this.position;
   }
 
   get subscriberCount(): number {
@@ -47,6 +59,7 @@ export class EventHub {
     const last = events[events.length - 1];
     if (!last) return;
     this.position = last.id;
+    this.resumeId = resumeIdOf(last);
     // Before the subscribers hear of them: one that overflows on this batch reads it here.
     this.#remember(events);
     for (const s of this.#subscribers) s.push(events);
@@ -75,6 +88,7 @@ export class EventHub {
    */
   recentAfter(after: string, limit: number, filter: EventFilter): OrderEvent[] | undefined {
     if (this.recentCapacity === 0 || isAfter(this.#recentAfter, after)) return undefined;
+    if (this.#checkedAfter !== undefined && !isAfter(after, this.#checkedAfter)) return undefined;
     const recent = this.#recent;
     // The first event after `after`: positions grow along the ring.
     let lo = this.#recentStart;
@@ -93,16 +107,20 @@ export class EventHub {
   }
 
   /**
-   * The log cannot go on from `position` (LogGapError: pruned past it, or behind it after a
-   * restore): the hub goes on from `to`, and every subscriber drops its queue and reads the
-   * log from its own place, where it finds the gap and is refused, not handed a gap.
+   * The log cannot go on from `position` (LogGapError: pruned past it, behind it after a
+   * restore, or its event gone after a failover): the hub goes on from `to` (a resume id),
+   * and every subscriber drops its queue and reads the log from its own place, where it finds
+   * the gap and is refused, not handed a gap (or finds none, if its place is intact).
    */
-  skipTo(to: string): void {
-    this.position = to;
-    // What the ring holds is on the other side of the gap.
+  skipTo(to: ResumeId): void {
+    this.position = positionOf(to);
+    this.resumeId = to;
+    // What the ring holds is on the other side of the gap, and a reader at `to` itself must
+    // have its own event checked by the log (its history may differ there).
     this.#recent = [];
     this.#recentStart = 0;
-    this.#recentAfter = to;
+    this.#recentAfter = this.position;
+    this.#checkedAfter = this.position;
     for (const s of this.#subscribers) s.rereadLog();
   }
 
@@ -137,9 +155,9 @@ export class HubSubscriber {
     return this.hub.recentAfter(after, limit, filter);
   }
 
-  /** The hub's position: the live end, when this subscriber started. */
-  get hubPosition(): string {
-    return this.hub.position;
+  /** The hub's position as a resume id: the live end, when this subscriber started. */
+  get hubResumeId(): ResumeId {
+    return this.hub.resumeId;
   }
 
   close(): void {

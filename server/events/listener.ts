@@ -17,11 +17,13 @@
  */
 import postgres from 'postgres';
 import type { OrderEvent } from '../../shared/orders.ts';
+import type { ResumeId } from '../../shared/resume-id.ts';
 import { LogGapError } from '../db/events.ts';
 import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { backoffDelay, sleep } from '../retry.ts';
+import { LISTENER_READ_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventHub } from './hub.ts';
 
 export type ListenerState = 'connecting' | 'listening' | 'down' | 'stopped';
@@ -29,7 +31,8 @@ export type ListenerState = 'connecting' | 'listening' | 'down' | 'stopped';
 export type ListenerOptions = {
   databaseUrl: string;
   hub: EventHub;
-  readAfter: (after: string, limit: number) => Promise<OrderEvent[]>;
+  /** The log after a resume id: LogGapError when its event is no longer the one the log holds */
+  readAfter: (after: ResumeId, limit: number) => Promise<OrderEvent[]>;
   log: Logger;
   metrics?: Metrics;
   pageSize?: number;
@@ -150,7 +153,7 @@ export class ChangeListener {
       do {
         this.#drainAgain = false;
         for (;;) {
-          const page = await this.#readAfter(this.#hub.position, this.#pageSize);
+          const page = await withTimeLimit(this.#readAfter(this.#hub.resumeId, this.#pageSize), LISTENER_READ_TIME_LIMIT_MS, 'reading the log');
           this.#hub.publish(page);
           this.#metrics?.eventsPublished(page);
           if (page.length < this.#pageSize) break;
@@ -161,9 +164,11 @@ export class ChangeListener {
       if (this.#stopped()) return;
       if (err instanceof LogGapError) {
         // Events this node never published were pruned (it could not read for longer than
-        // EVENT_RETENTION), or the log is behind us (a restore). Subscribers cannot be
-        // served what is gone: the hub sends them to the log, which refuses them.
-        const to = err.reason === 'pruned' ? err.prunedThrough : err.last;
+        // EVENT_RETENTION), the log is behind us (a restore), or its history changed (a
+        // failover: the event we published last is gone, and new ones may hold its position).
+        // Subscribers cannot be served what is gone: the hub sends them to the log, which
+        // refuses those whose place is gone too. The hub goes on from the log's head.
+        const to = err.reason === 'pruned' ? err.prunedThrough : err.head;
         this.#log.warn({ position: this.#hub.position, to, reason: err.reason }, 'the log cannot go on from our position; subscribers must resync');
         this.#hub.skipTo(to);
         clearTimeout(this.#retryTimer);

@@ -1,9 +1,12 @@
 import type { Order, OrderChanges, OrderEvent, OrderEventType } from '../../shared/orders.ts';
+import { formatResumeId, type ResumeId } from '../../shared/resume-id.ts';
 
 /**
- * An event as the log hands it to a replaying subscriber: its position and its JSON, built by
- * PostgreSQL. Sending it costs no parse and no stringify (event-frames.ts uses `json` as is);
- * the fields are parsed from `json` only if something reads them.
+ * An event as the log hands it to the listener and to replaying subscribers: its position,
+ * its JSON, built by PostgreSQL, and its digest (db/event-digest.ts). Sending it costs no
+ * parse and no stringify (event-frames.ts uses `json` as is); the fields are parsed from
+ * `json` only if something reads them. The digest is not part of the event's JSON: it goes
+ * out in the tracked id, `resumeId`.
  */
 export class LoggedEvent implements OrderEvent {
   #parsed: OrderEvent | undefined;
@@ -11,7 +14,13 @@ export class LoggedEvent implements OrderEvent {
   constructor(
     readonly id: string,
     readonly json: string,
+    readonly digest: string,
   ) {}
+
+  /** What the subscription tracks, and a client resumes from: the position and the digest. */
+  get resumeId(): ResumeId {
+    return formatResumeId(this.id, this.digest);
+  }
 
   #event(): OrderEvent {
     return (this.#parsed ??= JSON.parse(this.json) as OrderEvent);
@@ -39,4 +48,13 @@ export class LoggedEvent implements OrderEvent {
   toJSON(): OrderEvent {
     return this.#event();
   }
+}
+
+/**
+ * The id a subscriber is sent with an event, and resumes from: the position and the digest
+ * for an event read from the log (every event the server sends is one); a plain position for
+ * an event made elsewhere (unit tests), which resumes as positions always did.
+ */
+export function resumeIdOf(event: OrderEvent): ResumeId {
+  return event instanceof LoggedEvent ? event.resumeId : event.id;
 }

@@ -3,7 +3,7 @@ import type { EventFilter, OrderEvent } from '../../shared/orders.ts';
 import type { OrderStatus } from '../../shared/order-status.ts';
 import { matchesFilter } from '../../shared/orders.ts';
 import { EventHub } from './hub.ts';
-import { pushEvents, PushToSink, streamEvents } from './stream.ts';
+import { pushEvents, streamEvents } from './stream.ts';
 
 // The seam logic of streamEvents, with the log as an array: what the database would return
 // is "every committed event after the position", which the array models exactly.
@@ -184,45 +184,7 @@ async function until(condition: () => boolean, deadlineMs = 2_000): Promise<void
   }
 }
 
-describe('PushToSink', () => {
-  test('starts the push at the first next(), yields nothing, and ends when the push does', async () => {
-    let started = 0;
-    let finish!: () => void;
-    const pushed = new PushToSink(() => {
-      started++;
-      return new Promise<void>((resolve) => (finish = resolve));
-    });
-    expect(started).toBe(0);
-    const first = pushed[Symbol.asyncIterator]().next();
-    const again = pushed.next();
-    expect(started).toBe(1);
-    let settled = false;
-    void first.then(() => (settled = true));
-    await Promise.resolve();
-    expect(settled).toBe(false);
-    finish();
-    expect(await first).toEqual({ done: true, value: undefined });
-    expect(await again).toEqual({ done: true, value: undefined });
-    // return() waits for the same end, and never starts a second push.
-    expect(await pushed.return()).toEqual({ done: true, value: undefined });
-    expect(started).toBe(1);
-  });
-
-  test('a push that throws at once rejects next(), as a generator body would; return() first never starts it', async () => {
-    const refused = new PushToSink(() => {
-      throw new Error('too many subscriptions');
-    });
-    await expect(refused.next()).rejects.toThrow('too many subscriptions');
-
-    let started = false;
-    const stopped = new PushToSink(async () => {
-      started = true;
-    });
-    expect(await stopped.return()).toEqual({ done: true, value: undefined });
-    expect(await stopped.next()).toEqual({ done: true, value: undefined });
-    expect(started).toBe(false);
-  });
-
+describe('catching up from the hub', () => {
   test('overflowed subscribers catch up from the hub\'s recent events, the same objects, and from the log only past them', async () => {
     const log = memoryLog();
     const hub = new EventHub('0', 10, undefined, 100);

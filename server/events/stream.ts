@@ -1,16 +1,24 @@
 import { matchesFilter, type EventFilter, type OrderEvent } from '../../shared/orders.ts';
+import { positionOf, type ResumeId } from '../../shared/resume-id.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
+import { LogGapError } from '../db/events.ts';
 import { backoffDelay, sleep } from '../retry.ts';
+import { untilWoken } from '../until-woken.ts';
+import { SUBSCRIBER_READ_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventSink } from './event-sink.ts';
 import type { EventHub, HubSubscriber } from './hub.ts';
+import { resumeIdOf } from './logged-event.ts';
 import { isAfter } from './position.ts';
 
-/** Reads a page of the log after a position, filtered like `matchesFilter`. */
-export type ReadLog = (after: string, limit: number, filter: EventFilter) => Promise<OrderEvent[]>;
+/**
+ * Reads a page of the log after a resume id, filtered like `matchesFilter`; refuses (with
+ * LogGapError) when the event the id names is no longer the one the log holds there.
+ */
+export type ReadLog = (after: ResumeId, limit: number, filter: EventFilter) => Promise<OrderEvent[]>;
 
 export type StreamOptions = {
-  /** Resume after this position; null starts at the live end. */
-  after: string | null;
+  /** Resume after this resume id (a position, or a position and digest); null starts at the live end. */
+  after: ResumeId | null;
   filter: EventFilter;
   signal: AbortSignal;
 };
@@ -18,8 +26,9 @@ export type StreamOptions = {
 /**
  * The push core: sends one subscriber's events to `sink`, replay from the log after `after`,
  * then live, with no gap and no duplicate at the seam, until `signal` aborts. Two thin ends
- * use it: a WebSocket subscription's frames (trpc/subscription-sink.ts) and `streamEvents`
- * below, an async generator for tRPC's HTTP and SSE path.
+ * use it (both drains of an `EventStream`, event-stream.ts): a WebSocket subscription's
+ * frames (ws/subscription-sink.ts) and `streamEvents` below, an async generator for tRPC's
+ * HTTP and SSE path.
  *
  * Why there is no gap: we attach to the hub *before* reading the log. Every event committed
  * before the log read is in the read; every event published after attaching is in the queue
@@ -44,7 +53,16 @@ export function pushEvents(
  * whole life (and under tsx every named closure carries a renamed `name`, a few hundred bytes).
  */
 class Push {
+  /** The position of the last event passed (sent, or skipped by the filter): compared per event. */
   #cursor: string;
+  /**
+   * The last event passed, whose resume id the next log read starts after (so the read is
+   * refused if the log's history changed under it); before any, the id the push started at.
+   */
+  #cursorEvent: OrderEvent | undefined;
+  /** The last event sent to the sink: what the client has seen last (the cursor may be past it). */
+  #sentEvent: OrderEvent | undefined;
+  readonly #start: ResumeId;
   /**
    * Whether the log has accepted where this subscriber resumes: a resume position is checked
    * by the log (pruned, ahead of it), so the first read goes there whatever the hub holds.
@@ -59,8 +77,13 @@ class Push {
     private readonly options: StreamOptions,
     private readonly sink: EventSink,
   ) {
-    this.#cursor = options.after ?? subscriber.hubPosition;
+    this.#start = options.after ?? subscriber.hubResumeId;
+    this.#cursor = positionOf(this.#start);
     this.#resumeChecked = options.after === null;
+  }
+
+  #cursorId(): ResumeId {
+    return this.#cursorEvent === undefined ? this.#start : resumeIdOf(this.#cursorEvent);
   }
 
   /** Sends the events after the cursor that match; false when the sink ran out of room. */
@@ -74,22 +97,37 @@ class Push {
       if (matchesFilter(event, filter)) {
         if (!sink.hasRoom()) return false;
         sink.send(event, i < last);
+        this.#sentEvent = event;
       }
       this.#cursor = event.id;
+      this.#cursorEvent = event;
     }
     return true;
   }
 
-  /** The page after `position`. Anything queued until now is in it, or older than `position`. */
-  readAfter(position: string): Promise<OrderEvent[] | undefined> {
+  /**
+   * The log's history changed under the cursor (LogGapError 'diverged': a failover or a
+   * restore). The client has seen the events sent, not the cursor, which also passed events
+   * its filter skipped: if the last one sent is not the cursor's, go back to it, and the
+   * next read either goes on from there with no gap or is refused in turn. True if it did.
+   */
+  #backToLastSent(err: unknown): boolean {
+    if (!(err instanceof LogGapError) || err.reason !== 'diverged' || this.#cursorEvent === this.#sentEvent) return false;
+    this.#cursorEvent = this.#sentEvent;
+    this.#cursor = this.#sentEvent?.id ?? positionOf(this.#start);
+    return true;
+  }
+
+  /** The page after `from`. Anything queued until now is in it, or older than `from`. */
+  readAfter(from: ResumeId): Promise<OrderEvent[] | undefined> {
     this.subscriber.reset();
     // Among the hub's recent events: from memory, everything published up to now (later ones
     // queue); older than those: the log.
     if (this.#resumeChecked) {
-      const recent = this.subscriber.recentAfter(position, this.pageSize, this.options.filter);
+      const recent = this.subscriber.recentAfter(positionOf(from), this.pageSize, this.options.filter);
       if (recent !== undefined) return Promise.resolve(recent);
     }
-    const page = readPatiently(this.readLog, position, this.pageSize, this.options.filter, this.options.signal);
+    const page = readPatiently(this.readLog, from, this.pageSize, this.options.filter, this.options.signal);
     page.then(
       () => (this.#resumeChecked = true),
       () => {}, // awaited in the loop, unless the subscriber goes away first
@@ -106,12 +144,20 @@ class Push {
       while (!signal.aborted) {
         if (fromLog || subscriber.overflowed || ahead) {
           if (!ahead && !sink.hasRoom()) await sink.waitForRoom(signal);
-          const page = await (ahead ?? this.readAfter(this.#cursor));
+          let page: OrderEvent[] | undefined;
+          try {
+            page = await (ahead ?? this.readAfter(this.#cursorId()));
+          } catch (err) {
+            ahead = undefined;
+            if (!this.#backToLastSent(err)) throw err;
+            fromLog = true;
+            continue;
+          }
           ahead = undefined;
           if (page === undefined) break; // aborted while the database was away
           // A full page: the next one is read while this one is sent. A short one means we
           // reached the end of what was visible: the queue has the rest.
-          if (page.length === this.pageSize) ahead = this.readAfter(page.at(-1)!.id);
+          if (page.length === this.pageSize) ahead = this.readAfter(resumeIdOf(page.at(-1)!));
           const last = page.length - 1;
           for (let i = 0; i <= last; i++) {
             const event = page[i]!;
@@ -119,6 +165,8 @@ class Push {
             if (signal.aborted) return;
             sink.send(event, i < last);
             this.#cursor = event.id;
+            this.#cursorEvent = event;
+            this.#sentEvent = event;
           }
           fromLog = false;
           continue;
@@ -138,52 +186,6 @@ class Push {
     }
   }
 }
-
-/**
- * The sink end: `pushEvents` as the AsyncIterable a tRPC subscription procedure returns, for a
- * transport that put a sink in the context (trpc/subscription-sink.ts). It yields nothing (the
- * events went to the sink); its `next()` settles when the push ends. `push` runs at the first
- * `next()`, where a generator's body would, so a refusal in it comes after "started" as it
- * does on the SSE path. Not an async generator: a subscription holds this for its whole life,
- * and a suspended generator, with the procedure's arguments it keeps, costs a kilobyte or two
- * per subscriber more.
- */
-export class PushToSink implements AsyncIterableIterator<never> {
-  #push: (() => Promise<void>) | undefined;
-  #pushed: Promise<IteratorResult<never>> | undefined;
-
-  constructor(push: () => Promise<void>) {
-    this.#push = push;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<never>> {
-    if (this.#pushed === undefined) {
-      const push = this.#push;
-      if (push === undefined) return Promise.resolve(DONE); // returned before it started
-      this.#push = undefined;
-      let pushing: Promise<void>;
-      try {
-        pushing = push();
-      } catch (err) {
-        pushing = Promise.reject(err);
-      }
-      this.#pushed = pushing.then(() => DONE);
-    }
-    return this.#pushed;
-  }
-
-  /** Waits for the push to end (its signal is the subscription's; the caller aborts it first). */
-  return(): Promise<IteratorResult<never>> {
-    this.#push = undefined;
-    return this.#pushed ?? Promise.resolve(DONE);
-  }
-}
-
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /**
  * The generator end: the same events as `pushEvents`, yielded, for tRPC's HTTP and SSE path.
@@ -236,15 +238,10 @@ class EventQueue implements EventSink {
   }
 
   waitForRoom(signal: AbortSignal): Promise<void> {
-    if (this.hasRoom() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#wakeWriter = undefined;
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#wakeWriter = done;
-      signal.addEventListener('abort', done, { once: true });
+    if (this.hasRoom()) return Promise.resolve();
+    return untilWoken(signal, (wake) => {
+      this.#wakeWriter = wake;
+      return () => (this.#wakeWriter = undefined);
     });
   }
 
@@ -263,14 +260,9 @@ class EventQueue implements EventSink {
         return undefined;
       }
       if (signal.aborted) return undefined;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#wakeReader = undefined;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.#wakeReader = done;
-        signal.addEventListener('abort', done, { once: true });
+      await untilWoken(signal, (wake) => {
+        this.#wakeReader = wake;
+        return () => (this.#wakeReader = undefined);
       });
     }
     const taken = this.#events;
@@ -286,14 +278,14 @@ class EventQueue implements EventSink {
  */
 async function readPatiently(
   readLog: ReadLog,
-  after: string,
+  after: ResumeId,
   limit: number,
   filter: EventFilter,
   signal: AbortSignal,
 ): Promise<OrderEvent[] | undefined> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await readLog(after, limit, filter);
+      return await withTimeLimit(readLog(after, limit, filter), SUBSCRIBER_READ_TIME_LIMIT_MS, 'reading the log');
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       await sleep(backoffDelay(attempt), signal);

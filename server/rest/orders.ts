@@ -78,13 +78,13 @@ const ORDER_PATH = /^\/api\/orders\/([^/]+)\/?$/;
  * Handles `/api/orders` and `/api/orders/:id`; returns false for any other path.
  * `maxBodyBytes` bounds what is read of a request body.
  */
-export function createRestHandler(context: (opts: { req: IncomingMessage }) => Context, maxBodyBytes: number) {
+export function createRestHandler(context: (opts: { req: IncomingMessage }) => Promise<Context>, maxBodyBytes: number) {
   return async function handleRest(req: IncomingMessage, res: ServerResponse, pathname: string, query: URLSearchParams): Promise<boolean> {
     const collection = pathname === '/api/orders' || pathname === '/api/orders/';
     const item = ORDER_PATH.exec(pathname);
     if (!collection && !item) return false;
 
-    const ctx = context({ req });
+    const ctx = await context({ req });
     const caller = createCaller(ctx);
     try {
       if (collection) {

@@ -1,5 +1,5 @@
 import { listEventsInput } from '../../shared/orders.ts';
-import { readLogPage } from '../db/events.ts';
+import { logHead, readLogPage } from '../db/events.ts';
 import { readProcedure, router } from '../trpc/init.ts';
 
 export const eventsRouter = router({
@@ -11,5 +11,17 @@ export const eventsRouter = router({
   list: readProcedure.input(listEventsInput).query(async ({ ctx, input }) => {
     const page = await readLogPage(ctx.db, input.after ?? null, input.limit);
     return { events: page.events, lastEventId: page.events.at(-1)?.id ?? page.after };
+  }),
+
+  /**
+   * Where the log's head is: the position a snapshot read now would carry as `lastEventId`,
+   * without reading any rows. Clients ask it to start at the live end, to count a catch-up,
+   * and to check the server is back before subscribing again. `resumeId` names the head's
+   * event as well (shared/resume-id.ts): subscribe from it to be told if the log's history
+   * changes under you.
+   */
+  head: readProcedure.query(async ({ ctx }) => {
+    const head = await logHead(ctx.db);
+    return { lastEventId: head.position, resumeId: head.resumeId };
   }),
 });

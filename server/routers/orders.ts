@@ -1,4 +1,4 @@
-import { TRPCError, tracked } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import {
   createManyOrdersInput,
   createOrderInput,
@@ -11,7 +11,8 @@ import {
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
-import { pushEvents, PushToSink, streamEvents, type ReadLog } from '../events/stream.ts';
+import { whileRightHolds } from '../auth/access-right.ts';
+import { EventStream } from '../events/event-stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
 export const ordersRouter = router({
@@ -46,50 +47,44 @@ export const ordersRouter = router({
 
   /**
    * Every change after `lastEventId` (replayed from the log), then live. The tRPC client
-   * puts the last tracked id it saw into `lastEventId` when it reconnects.
+   * puts the last tracked id it saw into `lastEventId` when it reconnects. Tracked ids are
+   * resume ids (position and digest, shared/resume-id.ts): a client whose event is no longer
+   * in the log as it saw it (a failover, a restore) is refused with PRECONDITION_FAILED.
    *
-   * Over our WebSocket transport the context holds the subscription's sink (its request id
-   * and socket), and every event is written there, framed once for all subscribers; nothing
-   * is yielded. Over HTTP/SSE (and any other adapter) the events are yielded, tracked.
+   * One `EventStream` for every transport: tRPC's HTTP handler iterates it (SSE, each event
+   * `tracked`), our WebSocket transport has it push into the subscription's socket. Which,
+   * and counting what went out, is theirs (events/event-stream.ts).
    */
   onChange: readProcedure.input(onChangeInput).subscription(({ ctx, input, signal }) => {
     // Only what the subscription needs is kept, not the context or the input.
-    const { db, hub, metrics, subscriptions, eventSink } = ctx;
+    const { db, hub, metrics, subscriptions } = ctx;
     const { lastEventId, ...filter } = input;
-    const options = { after: lastEventId ?? null, filter, signal: signal ?? new AbortController().signal };
-    const readLog: ReadLog = (after, limit) => readEventJsonAfter(db, after, limit, filter);
-    // Deliveries over WebSocket are counted where they are written (trpc/ws-connection.ts).
-    const transport = eventSink ? 'websocket' : 'sse';
-    const open = () => {
-      if (subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-        throw new TRPCError({
-          code: 'TOO_MANY_REQUESTS',
-          message: `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; combine filters or open another connection`,
-        });
-      }
-      subscriptions.open++;
-      metrics.subscriptionOpened(transport);
-    };
-    const close = () => {
-      subscriptions.open--;
-      metrics.subscriptionClosed(transport);
-    };
-    if (eventSink) {
-      return new PushToSink(() => {
-        open();
-        return pushEvents(hub, readLog, MAX_PAGE_SIZE, options, eventSink).finally(close);
-      });
-    }
-    return (async function* () {
-      open();
-      try {
-        for await (const event of streamEvents(hub, readLog, MAX_PAGE_SIZE, options)) {
-          metrics.eventsDelivered(transport);
-          yield tracked(event.id, event);
-        }
-      } finally {
-        close();
-      }
-    })();
+    // No stream outlives the right that opened it: a JWT's expiry, a session's end, a revoked token.
+    const right = whileRightHolds(ctx.principal.right, signal ?? new AbortController().signal);
+    return new EventStream({
+      hub,
+      readLog: (after, limit) => readEventJsonAfter(db, after, limit, filter),
+      pageSize: MAX_PAGE_SIZE,
+      options: { after: lastEventId ?? null, filter, signal: right.signal },
+      metrics,
+      lifecycle: {
+        opened(transport) {
+          if (subscriptions.open >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+            throw new TRPCError({
+              code: 'TOO_MANY_REQUESTS',
+              message: `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; combine filters or open another connection`,
+            });
+          }
+          subscriptions.open++;
+          metrics.subscriptionOpened(transport);
+        },
+        stopped: right.throwIfEnded,
+        closed(transport) {
+          right.dispose();
+          subscriptions.open--;
+          metrics.subscriptionClosed(transport);
+        },
+      },
+    });
   }),
 });

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { bearerToken, type Authenticator, type Principal } from '../auth/principal.ts';
+import type { Credentials } from '../auth/credentials.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { AuthRefusal } from '../auth/refusal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
-import type { EventSink } from '../events/event-sink.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -14,7 +15,7 @@ export type Services = {
   db: Database;
   hub: EventHub;
   log: Logger;
-  auth: Authenticator;
+  auth: Credentials;
   writeLimiter: RateLimiter;
   metrics: Metrics;
   /**
@@ -25,19 +26,16 @@ export type Services = {
 };
 
 export type Context = Services & {
-  /** The caller, or undefined when a token was required and missing or unknown. */
+  /** The caller, or undefined when a credential was required and missing or refused. */
   principal: Principal | undefined;
+  /** Why, when `principal` is undefined: the code and message the caller gets. */
+  refusal?: AuthRefusal;
   /** Where the request came from (behind a trusted proxy, the client it forwards for): the rate limit's key when access control is off. */
   clientAddress: string;
   /** The id of the HTTP request (or the WebSocket's upgrade request) in the logs. */
   requestId: string;
   /** Whether the call came over a WebSocket (the logs and metrics say which transport). */
   overWebSocket: boolean;
-  /**
-   * A WebSocket subscription's own way to its client: its request id and socket, set by our
-   * transport (trpc/ws-transport.ts) for each subscription call. Absent over HTTP and SSE.
-   */
-  eventSink?: EventSink;
   /** Open subscriptions on this WebSocket (the context lives as long as the connection). */
   subscriptions: { open: number };
 };
@@ -54,16 +52,17 @@ type ContextOptions = {
  * WebSocket callers with tRPC's `connectionParams: { token }` (never the URL, which ends up
  * in logs). The WebSocket transport builds one context per connection.
  */
-export function createContextFactory(services: Services, identify: IdentifyRequest): (opts: ContextOptions) => Context {
-  return ({ req, res, info }) => {
+export function createContextFactory(services: Services, identify: IdentifyRequest): (opts: ContextOptions) => Promise<Context> {
+  return async ({ req, res, info }) => {
     // Over HTTP (SSE included) tRPC reads connectionParams from the URL: not a place for a
-    // secret, so only the header counts there.
+    // secret, so only the header counts there. Without either, the session cookie (credentials.ts).
     const param = res instanceof WebSocket ? info?.connectionParams?.token : undefined;
-    const secret = typeof param === 'string' ? param : bearerToken(req.headers.authorization);
     const { clientAddress, requestId } = identify(req);
+    const { principal, refusal } = await services.auth.authenticate(req, typeof param === 'string' && param ? param : undefined);
     const ctx: Context = {
       ...services,
-      principal: services.auth.authenticate(secret),
+      principal,
+      refusal,
       clientAddress,
       requestId,
       overWebSocket: res instanceof WebSocket,

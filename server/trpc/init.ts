@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { SSE_PING_INTERVAL_MS, SSE_RECONNECT_AFTER_INACTIVITY_MS } from '../../shared/protocol.ts';
+import { rightEndedError } from '../auth/access-right.ts';
 import type { Context } from './context.ts';
 import { toPublicError } from './errors.ts';
 
@@ -51,17 +52,20 @@ const observedProcedure = t.procedure.use(async ({ ctx, path, type, next }) => {
 export const readProcedure = observedProcedure.use(({ ctx, next }) => {
   if (!ctx.principal) {
     throw new TRPCError({
-      code: 'UNAUTHORIZED',
-      message: 'a valid token is required: send Authorization: Bearer <token> (WebSocket: connectionParams.token)',
+      code: ctx.refusal?.code ?? 'UNAUTHORIZED',
+      message: ctx.refusal?.message ?? 'a valid token is required: send Authorization: Bearer <token> (WebSocket: connectionParams.token)',
     });
   }
+  // A WebSocket's context outlives the JWT or session it was opened with: asked on every call.
+  const ended = ctx.principal.right?.endedBecause();
+  if (ended !== undefined) throw rightEndedError(ended);
   return next({ ctx: { principal: ctx.principal } });
 });
 
 /** Mutations: a writer's token, within the write rate. The caller is recorded on the events. */
 export const writeProcedure = readProcedure.use(async ({ ctx, next }) => {
   if (ctx.principal.role !== 'writer') {
-    throw new TRPCError({ code: 'FORBIDDEN', message: `token "${ctx.principal.name}" is a reader and cannot change orders` });
+    throw new TRPCError({ code: 'FORBIDDEN', message: `"${ctx.principal.name}" is a reader and cannot change orders` });
   }
   const key = ctx.auth.enabled ? `token:${ctx.principal.name}` : `address:${ctx.clientAddress}`;
   const retryAfter = ctx.writeLimiter.take(key);

@@ -17,7 +17,7 @@ describe('a page whose connection drops', () => {
     // The network goes, and the server cuts the page's socket. The page cannot reconnect
     // until the network is back, so every change below is one it misses.
     await context.setOffline(true);
-    server.app.dropWebSockets();
+    server.drills.dropWebSockets();
     await page.getByTestId('connection-status').filter({ hasText: 'Offline' }).waitFor();
 
     // A change tried while offline fails, and the user is told; nothing is written.

@@ -14,7 +14,7 @@ describe('a page whose position the server can no longer serve', () => {
     // Away, while changes are made and the log is pruned past the page's position (as
     // EVENT_RETENTION's pruner does: the events deleted and the mark raised in one transaction).
     await context.setOffline(true);
-    server.app.dropWebSockets();
+    server.drills.dropWebSockets();
     await page.getByTestId('connection-status').filter({ hasText: 'Offline' }).waitFor();
     await server.sql`update orders set status = 'cancelled' where id in (select id from orders order by id limit 2)`;
     await server.sql`insert into orders (customer_name, product_name) values ('late', 'comer')`;

@@ -30,7 +30,7 @@ describe('a page where WebSockets are blocked', () => {
     await row(page, first.id).and(page.locator('[data-version="2"]:not([data-mark="pending"])')).waitFor();
 
     // The stream is cut; changes made meanwhile arrive once it has resumed, each once.
-    expect(server.app.dropEventStreams()).toBeGreaterThan(0);
+    expect(server.drills.dropEventStreams()).toBeGreaterThan(0);
     await server.sql`update orders set status = 'delivered' where id = ${second.id}`;
     await server.sql`insert into orders (customer_name, product_name) values ('Linus', 'Kernel')`;
     const expected = await databaseRows(server.sql);

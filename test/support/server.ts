@@ -12,17 +12,20 @@ import { EventSource } from 'eventsource';
 import postgres from 'postgres';
 import { inject, test as base } from 'vitest';
 import WebSocket from 'ws';
-import { startApp, type App } from '../../server/app.ts';
+import { startAppWithDrills, type App, type Drills } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger, type Logger } from '../../server/logger.ts';
 import { startPgBouncer } from './pgbouncer.ts';
 import type { AppRouter } from '../../server/routers/app.ts';
 import type { OrderEvent } from '../../shared/orders.ts';
+import { authorizationHeader } from '../../shared/protocol.ts';
 
 export type Client = TRPCClient<AppRouter>;
 
 export type TestServer = {
   app: App;
+  /** What tests do to the server's connections besides (cut them, read their buffers). */
+  drills: Drills;
   /** http://127.0.0.1:port */
   url: string;
   /** A direct connection to this server's database, for raw-SQL writes and checks. */
@@ -78,7 +81,11 @@ export async function copyDatabase(url: string): Promise<{ url: string; drop(): 
  * PgBouncer of its own in transaction mode, and directly only for migrations and LISTEN; in
  * the `sequenced` projects it runs with EVENT_ORDERING=sequenced.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer & { close(): Promise<void> }> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  /** where the server logs (default: nowhere, or TEST_LOG_LEVEL to stdout) */
+  log: Logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+): Promise<TestServer & { close(): Promise<void> }> {
   const database = await createTestDatabase();
   const pooler = inject('viaPgBouncer') ? await startPgBouncer(database.url) : undefined;
   const databaseEnv = pooler
@@ -86,21 +93,22 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     : { DATABASE_URL: database.url };
   const ordering = inject('eventOrdering');
   const config = loadConfig({ ...databaseEnv, PORT: '0', HOST: '127.0.0.1', ...(ordering ? { EVENT_ORDERING: ordering } : {}), ...env });
-  const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const { app, drills } = await startAppWithDrills(config, log);
   const sql = postgres(database.url, { max: 4, onnotice: () => {} });
   const sockets = new Map<Client, ReturnType<typeof createWSClient>>();
   // Reads the log with the first writer token, if there are tokens.
   const adminToken = config.tokens.find((t) => t.role === 'writer')?.secret;
   const reader = createTRPCClient<AppRouter>({
-    links: [httpBatchLink({ url: `${app.url}/trpc`, headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {} })],
+    links: [httpBatchLink({ url: `${app.url}/trpc`, headers: authorizationHeader(adminToken) })],
   });
 
   const server: TestServer = {
     app,
+    drills,
     url: app.url,
     sql,
     client({ token, allOverWebSocket = false, transport = 'websocket' } = {}) {
-      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+      const headers = authorizationHeader(token);
       if (transport === 'sse') {
         return createTRPCClient<AppRouter>({
           links: [

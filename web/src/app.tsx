@@ -10,9 +10,9 @@ import { SignIn } from './components/sign-in.tsx';
 import { OrdersTable } from './components/orders-table.tsx';
 import type { RowActions } from './components/order-row.tsx';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
-import { trpc } from './lib/trpc.ts';
 import { createAccess } from './stores/access.ts';
 import { createFeed } from './stores/feed.ts';
+import { createIdentity } from './stores/identity.ts';
 import { startLiveSync } from './stores/live-sync.ts';
 import { createOrderView } from './stores/order-view.ts';
 import { createOrdersStore } from './stores/orders.ts';
@@ -21,6 +21,7 @@ export function App() {
   const store = createOrdersStore();
   const feed = createFeed();
   const access = createAccess();
+  const identity = createIdentity();
   const sync = startLiveSync(store, feed, access);
   const view = createOrderView(store.orders);
   const connection = {
@@ -51,6 +52,10 @@ export function App() {
       sync.refused();
     }
   };
+  const signOut = async () => {
+    if (identity.session()) await identity.signOut();
+    return switchToken(null);
+  };
   const switchToken = (token: string | null) => {
     setNotice(null);
     setDeleting(null);
@@ -65,7 +70,7 @@ export function App() {
         // Shown at once, pending until its event arrives. expectedVersion: if someone changed
         // the order since this row was drawn, the server refuses (CONFLICT) rather than
         // overwriting their change unseen, and the row goes back.
-        await store.pending.update(order, { status }, () => trpc.orders.update.mutate({ id: order.id, status, expectedVersion: order.version }));
+        await store.pending.update(order, { status }, () => sync.api().orders.update.mutate({ id: order.id, status, expectedVersion: order.version }));
         return true;
       } catch (err) {
         noteRefusal(err);
@@ -82,7 +87,7 @@ export function App() {
     setDeleting(null);
     setNotice(null);
     try {
-      await store.pending.remove(order, () => trpc.orders.delete.mutate({ id: order.id, expectedVersion: order.version }));
+      await store.pending.remove(order, () => sync.api().orders.delete.mutate({ id: order.id, expectedVersion: order.version }));
     } catch (err) {
       noteRefusal(err);
       setNotice(`Order ${order.id} was not deleted: ${toUserError(err).message}`);
@@ -105,8 +110,13 @@ export function App() {
             <Show when={!access.signInNeeded()}>
               <ConnectionBadge connection={connection} />
             </Show>
-            <Show when={access.token()}>
-              <button type="button" class="button button--small" onClick={() => void switchToken(null)}>
+            <Show when={identity.session() && !access.signInNeeded()}>
+              <span class="muted" data-testid="signed-in-as">
+                {identity.session()!.name}
+              </span>
+            </Show>
+            <Show when={access.token() || (identity.session() && !access.signInNeeded())}>
+              <button type="button" class="button button--small" data-testid="sign-out" onClick={() => void signOut()}>
                 Sign out
               </button>
             </Show>
@@ -117,7 +127,7 @@ export function App() {
         when={!access.signInNeeded()}
         fallback={
           <main class="layout layout--narrow">
-            <SignIn rejected={access.rejected()} onSignIn={(token) => switchToken(token)} />
+            <SignIn rejected={access.rejected()} provider={identity.provider()} onSignIn={(token) => switchToken(token)} />
           </main>
         }
       >
@@ -150,7 +160,7 @@ export function App() {
             <CreateOrderForm
               readOnly={access.readOnly()}
               onRefused={noteRefusal}
-              create={(input) => store.pending.create(input, () => trpc.orders.create.mutate(input))}
+              create={(input) => store.pending.create(input, () => sync.api().orders.create.mutate(input))}
             />
             <OrdersTable store={store} view={view} actions={actions} readOnly={access.readOnly()} />
           </div>
@@ -160,7 +170,7 @@ export function App() {
         </main>
       </Show>
       <ConfirmDelete order={deleting()} onCancel={() => setDeleting(null)} onConfirm={confirmDelete} />
-      <HistoryDialog orderId={historyOf()} onClose={() => setHistoryOf(null)} />
+      <HistoryDialog orderId={historyOf()} read={(id) => sync.api().orders.history.query({ id })} onClose={() => setHistoryOf(null)} />
     </>
   );
 }

@@ -1,5 +1,5 @@
 import { For, Show } from 'solid-js';
-import { formatTime } from '../lib/describe.ts';
+import { formatTime } from '../lib/format-time.ts';
 import type { Feed } from '../stores/feed.ts';
 
 /** The last few changes as they arrive; a screen reader hears each new one. */

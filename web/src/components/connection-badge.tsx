@@ -1,6 +1,5 @@
 import { Show } from 'solid-js';
-import type { ConnectionState } from '../../../client/live-orders.ts';
-import type { Transport } from '../../../client/links.ts';
+import type { ConnectionState, Transport } from 'live-orders-client';
 
 const LABELS = {
   connecting: 'Connecting…',

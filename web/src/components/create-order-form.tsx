@@ -1,8 +1,7 @@
 import { createSignal, For, Show, type JSX } from 'solid-js';
 import type { Order } from '../../../shared/orders.ts';
-import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
+import { ORDER_STATUSES, STATUS_LABELS, type OrderStatus } from '../../../shared/order-status.ts';
 import { isForbidden, READ_ONLY_MESSAGE, toUserError, type FieldErrors } from '../lib/errors.ts';
-import { STATUS_LABELS } from './status-pill.tsx';
 
 export type NewOrder = { customerName: string; productName: string; status: OrderStatus };
 

@@ -1,17 +1,17 @@
 import { createResource, For, Match, Show, Switch } from 'solid-js';
-import { describeChanges, formatDateTime } from '../lib/describe.ts';
+import { describeChanges, type HistoryEvent } from 'live-orders-client';
+import { formatDateTime } from '../lib/format-time.ts';
 import { toUserError } from '../lib/errors.ts';
-import { trpc } from '../lib/trpc.ts';
 import { Modal } from './modal.tsx';
 
 /**
  * Every event of one order, oldest first; works for deleted orders, whose log remains. With
  * EVENT_RETENTION the oldest may have been pruned, and the dialog says so.
  */
-export function HistoryDialog(props: { orderId: string | null; onClose: () => void }) {
+export function HistoryDialog(props: { orderId: string | null; read: (id: string) => Promise<HistoryEvent[]>; onClose: () => void }) {
   const [history] = createResource(
     () => props.orderId,
-    (id) => trpc.orders.history.query({ id }),
+    (id) => props.read(id),
   );
   return (
     <Modal open={props.orderId !== null} onClose={props.onClose} labelledBy="history-title" testId="history">

@@ -1,10 +1,9 @@
 import { For, Show } from 'solid-js';
-import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
+import { ORDER_STATUSES, STATUS_LABELS, type OrderStatus } from '../../../shared/order-status.ts';
 import type { OrderView, SortColumn } from '../stores/order-view.ts';
 import { PAGE_ROWS } from '../stores/order-view.ts';
 import type { OrdersStore } from '../stores/orders.ts';
 import { OrderRow, type RowActions } from './order-row.tsx';
-import { STATUS_LABELS } from './status-pill.tsx';
 
 const COLUMNS: Array<{ column: SortColumn; label: string; numeric?: boolean }> = [
   { column: 'id', label: 'ID', numeric: true },

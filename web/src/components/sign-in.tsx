@@ -4,7 +4,7 @@ import { createSignal, onMount, Show } from 'solid-js';
  * Asks for an access token when the server requires one. The token is tried at once by
  * loading the orders; `onSignIn` settles when that answer is in.
  */
-export function SignIn(props: { rejected: boolean; onSignIn: (token: string) => Promise<void> }) {
+export function SignIn(props: { rejected: boolean; onSignIn: (token: string) => Promise<void>; provider?: string | null }) {
   const [token, setToken] = createSignal('');
   const [busy, setBusy] = createSignal(false);
   const [empty, setEmpty] = createSignal(false);
@@ -32,12 +32,25 @@ export function SignIn(props: { rejected: boolean; onSignIn: (token: string) => 
     if (input.isConnected) input.select();
   };
 
-  onMount(() => input.focus());
+  onMount(() => {
+    if (!props.provider) input.focus();
+  });
 
   return (
     <section class="card sign-in" aria-labelledby="sign-in-title" data-testid="sign-in">
       <h2 id="sign-in-title">Sign in</h2>
-      <p>This server requires an access token. Ask whoever runs it for one.</p>
+      <Show when={props.provider}>
+        {/* A plain link: the server runs the sign-in with the provider and sets the session cookie. */}
+        <p class="sign-in__provider">
+          <a class="button button--primary" href="/auth/login" data-testid="sign-in-provider">
+            Sign in with {props.provider}
+          </a>
+        </p>
+        <p class="muted">Or use an access token:</p>
+      </Show>
+      <Show when={!props.provider}>
+        <p>This server requires an access token. Ask whoever runs it for one.</p>
+      </Show>
       <form onSubmit={submit} noValidate>
         <div class="field" classList={{ 'field--invalid': !!error() }}>
           <label for="sign-in-token">Access token</label>

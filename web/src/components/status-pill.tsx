@@ -1,13 +1,4 @@
-import type { OrderStatus } from '../../../shared/order-status.ts';
-
-/** Capitalised status words, shared by every control that shows one. */
-export const STATUS_LABELS: Record<OrderStatus, string> = {
-  pending: 'Pending',
-  confirmed: 'Confirmed',
-  shipped: 'Shipped',
-  delivered: 'Delivered',
-  cancelled: 'Cancelled',
-};
+import { STATUS_LABELS, type OrderStatus } from '../../../shared/order-status.ts';
 
 export function StatusPill(props: { status: OrderStatus }) {
   return (

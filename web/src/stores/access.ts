@@ -1,5 +1,5 @@
 import { createSignal } from 'solid-js';
-import { session } from '../lib/trpc.ts';
+import { session } from '../lib/session.ts';
 
 /**
  * What the server lets this page do. There is no "who am I" call: the page learns it from

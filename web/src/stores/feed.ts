@@ -1,6 +1,6 @@
 import { createSignal } from 'solid-js';
 import type { OrderEvent } from '../../../shared/orders.ts';
-import { describeEvent } from '../lib/describe.ts';
+import { describeEvent } from 'live-orders-client';
 
 /** Enough to glance at; older entries live in each order's history. */
 export const FEED_LENGTH = 20;

@@ -1,14 +1,14 @@
 import { createRoot, createSignal, onCleanup } from 'solid-js';
-import { createLiveOrders, type LiveOrders } from '../../../client/live-orders.ts';
-import { createLiveOrdersStore } from '../../../client/solid.ts';
+import { createLiveOrders, type Api, type LiveOrders } from 'live-orders-client';
+import { createLiveOrdersStore } from 'live-orders-client/solid';
 import { isUnauthorized } from '../lib/errors.ts';
-import { session } from '../lib/trpc.ts';
+import { session } from '../lib/session.ts';
 import type { Access } from './access.ts';
 import type { Feed } from './feed.ts';
 import type { OrdersStore } from './orders.ts';
 
 /**
- * Live updates through the client library (`live-orders/client`): a snapshot, then every
+ * Live updates through the client library (`live-orders-client`): a snapshot, then every
  * change, resumed after any drop, reloaded when the server cannot resume. WebSocket first;
  * where no WebSocket can be opened (a proxy that blocks them), Server-Sent Events.
  *
@@ -67,6 +67,14 @@ export function startLiveSync(store: OrdersStore, feed: Feed, access: Access) {
 
   return {
     error,
+    /**
+     * The library's typed client for queries and mutations: the same server and token as the
+     * live updates (the token is read on every request).
+     */
+    api(): Api {
+      if (!live) throw new Error('Not connected: sign in to continue.');
+      return live.api;
+    },
     /** A call was refused UNAUTHORIZED: the token in use is no longer good. */
     refused,
     /** Forgets what is shown and starts over with `token` (null: signs out). */

@@ -1,7 +1,7 @@
 import { createMemo, createSignal, type Accessor } from 'solid-js';
 import type { Order } from '../../../shared/orders.ts';
 import { ORDER_STATUSES, type OrderStatus } from '../../../shared/order-status.ts';
-import { idSortKey } from '../lib/positions.ts';
+import { compareDecimalIds } from '../../../shared/positions.ts';
 
 export type SortColumn = 'id' | 'customerName' | 'productName' | 'status' | 'version' | 'updatedAt';
 export type SortDirection = 'ascending' | 'descending';
@@ -20,8 +20,6 @@ type Keyed = { order: Order; key: string | number };
 
 function sortKey(order: Order, column: SortColumn): string | number {
   switch (column) {
-    case 'id':
-      return idSortKey(order.id);
     case 'status':
       return statusRank[order.status];
     case 'version':
@@ -49,9 +47,13 @@ export function createOrderView(orders: () => Record<string, Order>) {
     const sign = direction === 'ascending' ? 1 : -1;
     const textual = column === 'customerName' || column === 'productName';
     keyed.sort((a, b) => {
-      const c = textual ? collator.compare(a.key as string, b.key as string) : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+      const c = textual
+        ? collator.compare(a.key as string, b.key as string)
+        : column === 'id'
+          ? compareDecimalIds(a.order.id, b.order.id)
+          : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
       // Ties fall back to the id, so equal keys keep a stable, predictable order.
-      return sign * (c || (a.order.id.length - b.order.id.length || (a.order.id < b.order.id ? -1 : 1)));
+      return sign * (c || compareDecimalIds(a.order.id, b.order.id));
     });
     return keyed.map((k) => k.order);
   });

@@ -1,6 +1,6 @@
 import { batch, createSignal } from 'solid-js';
 import { createStore } from 'solid-js/store';
-import type { LiveOrdersStore } from '../../../client/solid.ts';
+import type { LiveOrdersStore } from 'live-orders-client/solid';
 import type { Order, OrderEvent } from '../../../shared/orders.ts';
 import { createPendingChanges, type PendingMark } from './pending-changes.ts';
 
