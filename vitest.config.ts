@@ -22,6 +22,7 @@ const SEQUENCED = [
   'test/commit-order.test.ts',
   'test/listener-recovery.test.ts',
   'test/database-outage.test.ts',
+  'test/resume-ids.test.ts',
   'test/chaos.test.ts',
 ];
 
