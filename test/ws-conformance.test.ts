@@ -35,6 +35,8 @@ const ENV = {
 
 type Environment = { app: App; config: Config; sql: Sql; close(): Promise<void> };
 const environments = {} as Record<Implementation, Environment>;
+/** The environment whose session runs now (sessions run one implementation at a time). */
+let current: Environment | undefined;
 
 async function startEnvironment(): Promise<Environment> {
   const database = await createTestDatabase();
@@ -66,6 +68,7 @@ async function both(query: string, steps: Step[], keepAlive?: { pingMs: number; 
   const transcripts = {} as Record<Implementation, Transcript>;
   for (const implementation of ['stock', 'ours'] as const) {
     const env = environments[implementation];
+    current = env;
     const endpoint = await startEndpoint(implementation, env.app, env.config, keepAlive);
     try {
       transcripts[implementation] = await runSession(endpoint, env.sql, query, steps);
@@ -89,6 +92,18 @@ const dataOf = (t: Transcript, id: unknown) =>
   messagesFor(t, id).filter((m) => (m.result as { type?: string } | undefined)?.type === 'data');
 const maxPosition = async (ctx: { sql: Sql }) =>
   String((await ctx.sql('select coalesce(max(id), 0)::text as p from order_events'))[0]!.p);
+
+/**
+ * Waits until the server's hub has published every event in the log, so that a subscription
+ * started at the live end next starts after them on both implementations alike (the
+ * listener publishes a moment after the commit, sooner or later as the machine allows).
+ */
+const hubCaughtUp: Step = {
+  run: async (ctx) => {
+    const head = await maxPosition(ctx);
+    await expect.poll(() => BigInt(current!.app.hub.position) >= BigInt(head), { timeout: 10_000 }).toBe(true);
+  },
+};
 
 /** Sends a request and waits for its first reply. */
 const ask = (message: { id: unknown; [key: string]: unknown }): Step[] => [{ send: message }, { until: count(message.id, 1), what: `a reply to ${JSON.stringify(message.id)}` }];
@@ -190,6 +205,7 @@ describe('tRPC WebSocket protocol: our transport replies as tRPC’s applyWSSHan
       { until: (t) => dataOf(t, 1).length >= 3, what: 'the replay on 1' },
       { compose: (ctx) => ({ ...sub('s', { lastEventId: ctx.vars.from, status: 'shipped' }), jsonrpc: '2.0' }) },
       { until: (t) => dataOf(t, 's').length >= 1, what: 'the filtered replay on s' },
+      hubCaughtUp,
       { send: sub(3, {}) },
       { until: count(3, 1, 'started'), what: '3 started' },
       { sql: `update orders set status = 'shipped' where product_name = 'a'` },
