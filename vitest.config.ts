@@ -8,6 +8,7 @@ const THROUGH_PGBOUNCER = [
   'test/commit-order.test.ts',
   'test/listener-recovery.test.ts',
   'test/database-outage.test.ts',
+  'test/commit-in-doubt.test.ts', // a commit in doubt, through a relay to PgBouncer
 ];
 
 export default defineConfig({
