@@ -9,6 +9,7 @@ import { HistoryDialog } from './components/history-dialog.tsx';
 import { SignIn } from './components/sign-in.tsx';
 import { OrdersTable } from './components/orders-table.tsx';
 import type { RowActions } from './components/order-row.tsx';
+import { createOnce } from './lib/create-once.ts';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
 import { trpc } from './lib/trpc.ts';
 import { createAccess } from './stores/access.ts';
@@ -150,7 +151,7 @@ export function App() {
             <CreateOrderForm
               readOnly={access.readOnly()}
               onRefused={noteRefusal}
-              create={(input) => store.pending.create(input, () => trpc.orders.create.mutate(input))}
+              create={(input) => store.pending.create(input, () => createOnce((keyed) => trpc.orders.create.mutate(keyed), input))}
             />
             <OrdersTable store={store} view={view} actions={actions} readOnly={access.readOnly()} />
           </div>
