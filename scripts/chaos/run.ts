@@ -24,11 +24,16 @@ export type ChaosOptions = {
 
 export type ChaosResult = { ok: boolean; lines: string[] };
 
-/** Transactions that have written (or are about to commit), other than the asker's own. */
+/**
+ * Transactions that have written (or may be about to commit), other than the asker's own:
+ * any with a transaction id, and any statement running (a backend still works through
+ * statements its client sent before it went away, one transaction at a time).
+ */
 async function transactionsInFlight(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<[{ n: number }]>`
     select count(*)::int as n from pg_stat_activity
-     where datname = current_database() and pid <> pg_backend_pid() and backend_xid is not null`;
+     where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'
+       and (backend_xid is not null or state = 'active')`;
   return row!.n;
 }
 

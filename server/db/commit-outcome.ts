@@ -52,6 +52,7 @@ export async function findCommitOutcome(
 ): Promise<CommitOutcome> {
   const deadline = Date.now() + withinMs;
   let terminated = false;
+  let attempt = 0;
   while (Date.now() < deadline) {
     const left = Math.min(ASK_WITHIN_MS, deadline - Date.now());
     try {
@@ -74,7 +75,9 @@ export async function findCommitOutcome(
     } catch {
       // The database out of reach, or a question past its limit: ask again while time is left.
     }
-    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+    // Soon after a break the answer is usually a few milliseconds away; a database that is
+    // restarting is not asked hundreds of times.
+    await sleep(Math.min(POLL_MS * 2 ** Math.min(attempt++, 5), Math.max(0, deadline - Date.now())));
   }
   return 'unknown';
 }
