@@ -266,6 +266,26 @@ describe('a connection broken while its write commits', () => {
     await c.expectResult((result as { value: unknown }).value, name, id);
   });
 
+  // Through a pooler postgres.js pipelines nothing: COMMIT always waits for the INSERT's answer.
+  test.skipIf(inject('viaPgBouncer'))('tRPC create: it committed before its INSERT was answered, and the answer is the order, read back', async () => {
+    // A connection that has run a create before has its statements prepared, and the server
+    // sends BEGIN, the INSERT and COMMIT at once; on a fresh one it waits for the INSERT's
+    // answer before sending COMMIT. The pool hands out its idle connections in turn, so as
+    // many creates in a row as it holds (10) leave every one prepared.
+    for (let i = 0; i < 10; i++) await trpc.orders.create.mutate({ customerName: 'warm', productName: 'up' });
+    const c = CASES.find((k) => k.name === 'tRPC create')!;
+    const { name, id, release, answer } = await startWaitingAtCommit(c);
+    relay.swallowReplies();
+    await release();
+    // Committed; neither the INSERT's rows nor COMMIT's answer reached the server.
+    await expect.poll(() => c.landed(name, id), { timeout: 10_000, interval: 20 }).toBe(true);
+    relay.drop();
+
+    const result = await answer;
+    expect(result).toMatchObject({ ok: true });
+    await c.expectResult((result as { value: unknown }).value, name, id);
+  });
+
   test.each(CASES)('$name: it did not commit, and the answer is that nothing was written', async (c) => {
     const { name, id, release, answer } = await startWaitingAtCommit(c);
     relay.drop();
