@@ -24,7 +24,9 @@ const RESOLVE_WITHIN_MS = 5_000;
 const ASK_WITHIN_MS = 2_000;
 const POLL_MS = 20;
 
-class TimedOut extends Error {}
+class TimedOut extends Error {
+  override name = 'TimedOut';
+}
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -39,6 +41,11 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `question` (a query on a recovery path), or TimedOut past the limit of one question. */
+export function askWithin<T>(question: Promise<T>): Promise<T> {
+  return within(ASK_WITHIN_MS, question);
 }
 
 /**

@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { DEFAULT_ORDER_STATUS, type OrderStatus } from '../../shared/order-status.ts';
 import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/orders.ts';
 import type { Database, Executor, Transaction } from './client.ts';
-import { findCommitOutcome } from './commit-outcome.ts';
+import { askWithin, findCommitOutcome } from './commit-outcome.ts';
 import { CommitOutcomeUnknownError, DatabaseUnavailableError, isDatabaseUnavailable } from './errors.ts';
 import { lastEventPosition, lastKnownOrder } from './events.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
@@ -164,11 +164,13 @@ function settled<T>(promise: PromiseLike<T>): { value?: T; error?: unknown; fail
 
 /** The orders transaction `xid` created, as created; their ids are above `before`. */
 async function readCreatedBy(client: postgres.Sql, xid: string, before: string): Promise<Order[]> {
-  const rows = await client<{ order: Order }[]>`
-    select "order" from order_events
-     where order_id > ${before}::bigint and type = 'created'
-       and xmin = (${xid}::xid8::text::numeric % 4294967296)::text::xid
-     order by order_id`;
+  const rows = await askWithin(
+    client<{ order: Order }[]>`
+      select "order" from order_events
+       where order_id > ${before}::bigint and type = 'created'
+         and xmin = (${xid}::xid8::text::numeric % 4294967296)::text::xid
+       order by order_id`.execute(),
+  );
   return rows.map((r) => r.order);
 }
 
