@@ -10,6 +10,7 @@ const THROUGH_PGBOUNCER = [
   'test/listener-recovery.test.ts',
   'test/database-outage.test.ts',
   'test/resume-ids.test.ts', // the digest and the resume check
+  'test/commit-in-doubt.test.ts', // a commit in doubt, through a relay to PgBouncer
 ];
 
 /**

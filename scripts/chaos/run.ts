@@ -26,6 +26,19 @@ export type ChaosOptions = {
 
 export type ChaosResult = { ok: boolean; lines: string[] };
 
+/**
+ * Transactions that have written (or may be about to commit), other than the asker's own:
+ * any with a transaction id, and any statement running (a backend still works through
+ * statements its client sent before it went away, one transaction at a time).
+ */
+async function transactionsInFlight(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<[{ n: number }]>`
+    select count(*)::int as n from pg_stat_activity
+     where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'
+       and (backend_xid is not null or state = 'active')`;
+  return row!.n;
+}
+
 type LogRow = { id: string; order_id: string; order: OrderEvent['order']; type: OrderEvent['type'] };
 
 const byPosition = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
@@ -96,10 +109,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     for (const node of cluster.nodes) if (!node.running) await node.start();
 
     const check = postgres(cluster.databaseUrl, { max: 1, onnotice: () => {} });
+    // Every writer has its answer, but a commit can still be on its way: a backend waiting at
+    // COMMIT does not notice that its client has gone (a killed node, a writer that gave up)
+    // and commits when the wait ends. So the log is read once the database runs no
+    // transaction but this one: from then on nothing can join it.
+    const settleDeadline = Date.now() + opts.quietDeadlineMs;
+    let inFlight = await transactionsInFlight(check);
+    while (inFlight > 0 && Date.now() < settleDeadline) {
+      await sleep(20);
+      inFlight = await transactionsInFlight(check);
+    }
+    const readAt = new Date();
     const log = await check<LogRow[]>`
       select id::text, order_id::text, "order", type from order_events where order_events.id > ${start} order by order_events.id`;
     const w = writers.counts;
-    say(`writes      ${fmt({ api: w.api, sql: w.sql, rolled_back: w.rolledBack, long_transactions: w.longTransactions, failed_attempts: w.failed, events_in_log: log.length })}`);
+    say(`writes      ${fmt({ api: w.api, sql: w.sql, rolled_back: w.rolledBack, long_transactions: w.longTransactions, failed_attempts: w.failed, in_doubt: w.inDoubt, events_in_log: log.length })}`);
+    if (inFlight > 0) {
+      ok = false;
+      say(`writes      FAIL: ${inFlight} transaction(s) still running ${opts.quietDeadlineMs} ms after the writers stopped`);
+    }
     say(`faults      ${fmt(Object.fromEntries(Object.entries(faultCounts).map(([k, v]) => [k.replace('-', '_'), v])))}`);
     const missingKinds = Object.entries(faultCounts).filter(([, n]) => n === 0);
     if (missingKinds.length > 0) {
@@ -138,8 +166,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       for (const p of s.problems.slice(0, 3)) say(`            ${s.name}: ${p}`);
       const strays = s.ids.filter((id) => !expectedSet.has(id)).slice(0, 3);
       if (strays.length > 0) {
-        const rows = await check<LogRow[]>`select id::text, order_id::text, "order", type from order_events where id = any(${strays}::bigint[])`;
-        say(`            ${s.name}: not expected: ${strays.join(', ')} (start ${start}; in the log: ${rows.map((r) => `${r.id} ${r.type} order ${r.order_id}`).join(', ') || 'none'})`);
+        // In the log now, written before the read: it committed after the read (a late commit).
+        const rows = await check<(LogRow & { actor: string; at: Date })[]>`
+          select id::text, order_id::text, "order", type, actor, at from order_events where id = any(${strays}::bigint[])`;
+        const described = rows.map((r) => `${r.id} ${r.type} order ${r.order_id} by ${r.actor} at ${r.at.toISOString()}`).join(', ');
+        say(`            ${s.name}: not expected: ${strays.join(', ')} (start ${start}; log read at ${readAt.toISOString()}; in the log now: ${described || 'none'})`);
       }
       await s.stop();
     }

@@ -1,4 +1,4 @@
-import { createTRPCClient, httpLink } from '@trpc/client';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import postgres from 'postgres';
 import type { AppRouter } from '../../server/routers/app.ts';
 import { sleep } from '../../server/retry.ts';
@@ -12,7 +12,20 @@ export type WriteCounts = {
   longTransactions: number;
   /** attempts that failed (database down, node down, order already deleted, …) */
   failed: number;
+  /**
+   * attempts whose outcome the writer does not know: the server said "commit outcome
+   * unknown", or no answer came within CLIENT_TIMEOUT_MS (both should be rare)
+   */
+  inDoubt: number;
 };
+
+/**
+ * How long an API writer waits for an answer. Longer than anything the system itself waits
+ * (HAProxy's queue and server timeouts, the server's bound on settling a commit in doubt):
+ * a writer that gave up sooner would leave a request in flight that may still commit after
+ * the harness has read the log, and the run would count its event as one nobody wrote.
+ */
+const CLIENT_TIMEOUT_MS = 90_000;
 
 type Ids = { known: string[] };
 
@@ -29,20 +42,21 @@ export function startWriters(opts: {
   /** orders every filtered subscriber watches; writers update them often */
   watchedIds: string[];
 }) {
-  const counts: WriteCounts = { api: 0, sql: 0, rolledBack: 0, longTransactions: 0, failed: 0 };
+  const counts: WriteCounts = { api: 0, sql: 0, rolledBack: 0, longTransactions: 0, failed: 0, inDoubt: 0 };
   const ids: Ids = { known: [...opts.watchedIds] };
   const { random, signal } = opts;
   const clients = opts.nodeUrls.map((url) =>
-    createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, fetch: (u, init) => fetch(u, { ...init, signal: AbortSignal.timeout(5_000) }) })] }),
+    createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, fetch: (u, init) => fetch(u, { ...init, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) }) })] }),
   );
   const sql = postgres(opts.databaseUrl, { max: 4, connect_timeout: 2, onnotice: () => {} });
 
-  const attempt = async (kind: keyof Omit<WriteCounts, 'failed'>, write: () => Promise<unknown>) => {
+  const attempt = async (kind: keyof Omit<WriteCounts, 'failed' | 'inDoubt'>, write: () => Promise<unknown>) => {
     try {
       await write();
       counts[kind]++;
-    } catch {
+    } catch (err) {
       counts.failed++;
+      if (isInDoubt(err)) counts.inDoubt++;
       await sleep(20 + random.int(80), signal); // do not spin while a node or the database is away
     }
   };
@@ -128,3 +142,12 @@ export function startWriters(opts: {
 }
 
 class RollBack extends Error {}
+
+function isInDoubt(err: unknown): boolean {
+  if (err instanceof TRPCClientError && err.message.startsWith('commit outcome unknown')) return true;
+  for (let e = err, depth = 0; e && depth < 4; depth++) {
+    if (e instanceof Error && e.name === 'TimeoutError') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

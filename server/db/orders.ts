@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { DEFAULT_ORDER_STATUS, type OrderStatus } from '../../shared/order-status.ts';
 import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/orders.ts';
 import type { Database, Executor, Transaction } from './client.ts';
+import { askWithin, findCommitOutcome } from './commit-outcome.ts';
+import { CommitOutcomeUnknownError, DatabaseUnavailableError, isDatabaseUnavailable } from './errors.ts';
 import { positionWhatTheSnapshotSees, seesUnpositionedEvents } from './event-sequencing.ts';
 import { lastKnownOrder, logHead } from './events.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
@@ -27,40 +30,149 @@ export function notFound(id: string, cause?: unknown): TRPCError {
 /**
  * Runs `fn` in a transaction whose events name `actor`. The trigger reads the setting at
  * commit; `set_config(..., true)` scopes it to this transaction only.
+ *
+ * The same statement notes the transaction's id, so that a connection broken after COMMIT
+ * was sent can be settled (commit-outcome.ts): `fn` has run by then, so its result is what
+ * the commit made, and it is the answer if the transaction committed.
  */
 export async function writeAs<T>(db: Database, actor: string, fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('live_orders.actor', ${actor}, true)`);
-    return fn(tx);
-  });
+  let xid: string | undefined;
+  let committing: { result: T } | undefined;
+  try {
+    return await db.transaction(async (tx) => {
+      const [noted] = await tx.execute<{ xid: string }>(
+        sql`select set_config('live_orders.actor', ${actor}, true), pg_current_xact_id()::text as xid`,
+      );
+      xid = noted!.xid;
+      const result = await fn(tx);
+      // postgres.js sends COMMIT as soon as this returns: from here on a broken connection
+      // leaves the outcome in doubt.
+      committing = { result };
+      return result;
+    });
+  } catch (err) {
+    if (!committing || xid === undefined || !isDatabaseUnavailable(err)) throw err;
+    const outcome = await findCommitOutcome(db.$client, xid);
+    if (outcome === 'committed') return committing.result;
+    throw outcome === 'aborted' ? new DatabaseUnavailableError(err) : new CommitOutcomeUnknownError(err);
+  }
 }
 
 /**
  * Creates orders as `actor`: see `createOrders`. Without idempotency keys that is a single
- * statement, which is its own transaction (all or none): one round trip instead of four
- * (BEGIN, set_config, INSERT, COMMIT), and the arrays go as three parameters however many
- * orders there are. The actor is set by the same statement, before any row is inserted
- * (the CTE is joined, so it runs first), and so is `live_orders.append`: being its own
- * transaction, the statement may have its events appended by one statement-level trigger
- * instead of a row trigger per order (drizzle/0002_bulk_insert_events.sql).
+ * INSERT in a transaction of its own, sent with its BEGIN, its settings and its COMMIT at
+ * once (`insertOrdersAs`). The actor is set before any row is inserted, and so is
+ * `live_orders.append`: being the transaction's only write, the statement may have its events
+ * appended by one statement-level trigger instead of a row trigger per order
+ * (drizzle/0002_bulk_insert_events.sql).
  */
 export async function createOrdersAs(db: Database, actor: string, inputs: CreateOrderInput[]): Promise<Order[]> {
   if (inputs.some((i) => i.idempotencyKey !== undefined)) return writeAs(db, actor, (tx) => createOrders(tx, inputs));
-  const rows = await db.execute<{ order: Order }>(sql`
-    with actor as materialized (
-      select set_config('live_orders.actor', ${actor}, true), set_config('live_orders.append', 'per_statement', true))
+  const created = await insertOrdersAs(db.$client, actor, inputs);
+  if (created.length !== inputs.length) throw new Error(`inserted ${created.length} orders, expected ${inputs.length}`);
+  // Identities are drawn in insertion order; RETURNING's row order is not promised.
+  return created.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+}
+
+/**
+ * BEGIN, the settings (noting the transaction's id and where the order ids stand), the
+ * INSERT and COMMIT, written together on one connection: postgres.js pipelines them, so on
+ * a direct connection this is one round trip, as a lone INSERT was. (Through a transaction
+ * pooler postgres.js does not pipeline, and they go one after another.) A lone INSERT could
+ * not be settled if its connection broke: its transaction id would come with its answer.
+ *
+ * PostgreSQL answers each of them as soon as it has run it, so the id is known before the
+ * INSERT can wait at the log's position lock. If the connection then breaks, the outcome is
+ * asked for (commit-outcome.ts), and a committed insert whose rows never arrived is read
+ * back from its 'created' events: the rows as inserted, whatever happened to them since.
+ */
+async function insertOrdersAs(client: postgres.Sql, actor: string, inputs: CreateOrderInput[]): Promise<Order[]> {
+  const tx = await client.reserve();
+  const begin = tx`begin`.execute();
+  const noted = tx<[{ xid: string; before: string }]>`
+    select set_config('live_orders.actor', ${actor}, true), set_config('live_orders.append', 'per_statement', true),
+           pg_current_xact_id()::text as xid,
+           (select case when is_called then last_value else last_value - 1 end from orders_id_seq)::text as before`.execute();
+  const insert = tx<{ order: Order }[]>`
     insert into orders (customer_name, product_name, status)
     select t.customer_name, t.product_name, t.status
-      from actor,
-           unnest(${sql.param(inputs.map((i) => i.customerName))}::text[],
-                  ${sql.param(inputs.map((i) => i.productName))}::text[],
-                  ${sql.param(inputs.map((i) => i.status ?? DEFAULT_ORDER_STATUS))}::order_status[])
+      from unnest(${inputs.map((i) => i.customerName)}::text[],
+                  ${inputs.map((i) => i.productName)}::text[],
+                  ${inputs.map((i) => i.status ?? DEFAULT_ORDER_STATUS)}::order_status[])
              with ordinality as t(customer_name, product_name, status, n)
      order by t.n
-    returning order_json(orders) as "order"`);
-  if (rows.length !== inputs.length) throw new Error(`inserted ${rows.length} orders, expected ${inputs.length}`);
-  // Identities are drawn in insertion order; RETURNING's row order is not promised.
-  return rows.map((r) => r.order).sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+    returning order_json(orders) as "order"`.execute();
+  const commit = tx`commit`.execute();
+  const began = settled(begin);
+  const note = settled(noted);
+  const inserted = settled(insert);
+  const committed = settled(commit);
+
+  // postgres.js writes a query with parameters that this connection has not prepared yet only
+  // once the one before it is answered, and when the connection breaks it fails the queries it
+  // has written and forgets the others (they never settle). So wait for all, or for a break.
+  const broke = await Promise.race([
+    Promise.all([begin, noted, insert, commit].map((q) => q.then(noop, noop))).then(() => false),
+    new Promise<boolean>((resolve) => {
+      for (const q of [begin, noted, insert, commit]) q.catch((err: unknown) => isDatabaseUnavailable(err) && resolve(true));
+    }),
+  ]);
+  if (!broke) {
+    tx.release();
+    if (inserted.value && committed.value) return inserted.value.map((r) => r.order);
+    throw [began, note, inserted, committed].find((r) => r.error !== undefined)!.error;
+  }
+  // The queries written before the break fail together; let every failure land.
+  await new Promise((resolve) => setImmediate(resolve));
+  const broken = [began, note, inserted, committed].find((r) => r.error !== undefined)!.error;
+  // A COMMIT that was never written cannot have committed: without it the backend rolls back.
+  if (!committed.failed) throw new DatabaseUnavailableError(broken);
+  if (!note.value) {
+    // BEGIN refused by the server (a fatal error: it closes the connection and runs nothing
+    // after it): nothing was written. Otherwise the id never came back, and the INSERT and
+    // COMMIT may have been run all the same.
+    if (began.error instanceof postgres.PostgresError) throw new DatabaseUnavailableError(broken);
+    throw new CommitOutcomeUnknownError(broken);
+  }
+  const { xid, before } = note.value[0]!;
+  const outcome = await findCommitOutcome(client, xid);
+  if (outcome === 'aborted') throw new DatabaseUnavailableError(broken);
+  if (outcome === 'unknown') throw new CommitOutcomeUnknownError(broken);
+  if (inserted.value) return inserted.value.map((r) => r.order);
+  const created = await readCreatedBy(client, xid, before).catch((err: unknown) => {
+    throw new CommitOutcomeUnknownError(err);
+  });
+  if (created.length !== inputs.length) throw new CommitOutcomeUnknownError(broken);
+  return created;
+}
+
+const noop = () => {};
+
+/** A promise's outcome, readable as soon as it is known. */
+function settled<T>(promise: PromiseLike<T>): { value?: T; error?: unknown; failed: boolean } {
+  const state: { value?: T; error?: unknown; failed: boolean } = { failed: false };
+  promise.then(
+    (value) => {
+      state.value = value;
+    },
+    (error: unknown) => {
+      state.error = error;
+      state.failed = true;
+    },
+  );
+  return state;
+}
+
+/** The orders transaction `xid` created, as created; their ids are above `before`. */
+async function readCreatedBy(client: postgres.Sql, xid: string, before: string): Promise<Order[]> {
+  const rows = await askWithin(
+    client<{ order: Order }[]>`
+      select "order" from order_events
+       where order_id > ${before}::bigint and type = 'created'
+         and xmin = (${xid}::xid8::text::numeric % 4294967296)::text::xid
+       order by order_id`.execute(),
+  );
+  return rows.map((r) => r.order);
 }
 
 function requestHash(input: CreateOrderInput): string {

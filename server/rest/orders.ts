@@ -8,7 +8,7 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import type { Order } from '../../shared/orders.ts';
-import { isDatabaseUnavailable } from '../db/errors.ts';
+import { isCommitOutcomeUnknown, isDatabaseUnavailable } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { appRouter } from '../routers/app.ts';
 import type { Context } from '../trpc/context.ts';
@@ -58,6 +58,9 @@ function sendError(res: ServerResponse, log: Logger, err: unknown): void {
   logError(log, trpcError, 'rest');
   if (trpcError.cause instanceof z.ZodError) {
     return sendJson(res, 400, { error: describeValidationError(trpcError.cause, (k) => CAMEL_TO_SNAKE[k] ?? k) });
+  }
+  if (isCommitOutcomeUnknown(trpcError)) {
+    return sendJson(res, 503, { error: toPublicError(trpcError).message, outcome: 'unknown' });
   }
   if (isDatabaseUnavailable(trpcError)) return sendJson(res, 503, { error: 'database unavailable' });
   if (trpcError.cause instanceof RateLimitedError) res.setHeader('retry-after', String(trpcError.cause.retryAfterSeconds));

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { isDatabaseUnavailable } from '../db/errors.ts';
+import { CommitOutcomeUnknownError, isCommitOutcomeUnknown, isDatabaseUnavailable } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -22,8 +22,9 @@ export type PublicError = { code: TRPCError['code']; message: string; fieldError
 
 /**
  * The one place that decides what a client is told about an error. Validation errors name
- * their fields; an unreachable database says so; anything unexpected is a generic 500 (the
- * details go to the log, never to the client).
+ * their fields; an unreachable database says so, and so does a commit whose outcome could not
+ * be found out; anything unexpected is a generic 500 (the details go to the log, never to the
+ * client).
  */
 export function toPublicError(error: TRPCError): PublicError {
   if (error.cause instanceof z.ZodError) {
@@ -32,6 +33,9 @@ export function toPublicError(error: TRPCError): PublicError {
       message: describeValidationError(error.cause),
       fieldErrors: z.flattenError(error.cause).fieldErrors as Record<string, string[]>,
     };
+  }
+  if (isCommitOutcomeUnknown(error)) {
+    return { code: 'INTERNAL_SERVER_ERROR', message: CommitOutcomeUnknownError.MESSAGE };
   }
   if (isDatabaseUnavailable(error)) {
     return { code: 'INTERNAL_SERVER_ERROR', message: 'database unavailable: nothing was written; retry shortly' };
@@ -43,6 +47,7 @@ export function toPublicError(error: TRPCError): PublicError {
 /** Logs what the client will not see: unexpected errors in full, an unreachable database briefly. */
 export function logError(log: Logger, error: TRPCError, path: string | undefined): void {
   if (error.code !== 'INTERNAL_SERVER_ERROR') return;
-  if (isDatabaseUnavailable(error)) log.warn({ path }, 'database unavailable');
+  if (isCommitOutcomeUnknown(error)) log.warn({ path, err: error.cause }, 'commit outcome unknown');
+  else if (isDatabaseUnavailable(error)) log.warn({ path }, 'database unavailable');
   else log.error({ err: error.cause ?? error, path }, 'unexpected error');
 }

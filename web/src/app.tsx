@@ -9,6 +9,7 @@ import { HistoryDialog } from './components/history-dialog.tsx';
 import { SignIn } from './components/sign-in.tsx';
 import { OrdersTable } from './components/orders-table.tsx';
 import type { RowActions } from './components/order-row.tsx';
+import { createOnce } from './lib/create-once.ts';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
 import { createAccess } from './stores/access.ts';
 import { createFeed } from './stores/feed.ts';
@@ -160,7 +161,7 @@ export function App() {
             <CreateOrderForm
               readOnly={access.readOnly()}
               onRefused={noteRefusal}
-              create={(input) => store.pending.create(input, () => sync.api().orders.create.mutate(input))}
+              create={(input) => store.pending.create(input, () => createOnce((keyed) => sync.api().orders.create.mutate(keyed), input))}
             />
             <OrdersTable store={store} view={view} actions={actions} readOnly={access.readOnly()} />
           </div>
