@@ -27,7 +27,11 @@ beforeAll(async () => {
     timeout: INSTALL_TIMEOUT_MS,
     maxBuffer: 16 * 1024 * 1024,
   });
-  const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string }>;
+  // The build (prepack) prints before npm's JSON, and may print brackets of its own
+  // ("[PLUGIN_TIMINGS]" when it was slow): the JSON is the array that starts a line alone.
+  const json = /^\[$/m.exec(stdout);
+  if (!json) throw new Error(`npm pack --json printed no JSON:\n${stdout}`);
+  const [packed] = JSON.parse(stdout.slice(json.index)) as Array<{ filename: string }>;
   await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // solid-js as a Solid app would have it, for the optional `live-orders-client/solid`.
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${packed!.filename}`, 'solid-js@1'], {
