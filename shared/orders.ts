@@ -8,7 +8,7 @@ import {
 } from './protocol.ts';
 import { ORDER_STATUSES, type OrderStatus } from './order-status.ts';
 import { ORDER_ID_PATTERN, POSITION_PATTERN } from './positions.ts';
-import { resumeIdSchema } from './resume-id.ts';
+import { DIGEST_HEX_DIGITS, positionOf, RESUME_ID_PATTERN } from './resume-id.ts';
 
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
 
@@ -21,6 +21,15 @@ export const orderIdSchema = z
   .string()
   .regex(ORDER_ID_PATTERN, 'must be a positive integer written as a string')
   .refine(fitsBigint, 'is out of range');
+
+/**
+ * A resume id (shared/resume-id.ts): `N` or `N.<16 hex digits>`, N a position that fits a
+ * bigint. (Here, not beside the id's format, so that the client library needs no zod.)
+ */
+export const resumeIdSchema = z
+  .string()
+  .regex(RESUME_ID_PATTERN, `must be a position ("1207") or a tracked event id ("1207.<${DIGEST_HEX_DIGITS} hex digits>")`)
+  .refine((s) => !RESUME_ID_PATTERN.test(s) || fitsBigint(positionOf(s)), 'is out of range');
 
 /** A position in the event log: "0" (before the first event) or a positive bigint string. */
 export const eventPositionSchema = z

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { onChangeInput } from './orders.ts';
-import { formatResumeId, parseResumeId, positionOf, resumeIdSchema } from './resume-id.ts';
+import { resumeIdSchema } from './orders.ts';
+import { formatResumeId, parseResumeId, positionOf } from './resume-id.ts';
 
 const DIGEST = '0123456789abcdef';
 
