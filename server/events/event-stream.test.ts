@@ -36,13 +36,7 @@ async function delivered(metrics: Metrics, transport: Transport): Promise<number
 }
 
 /** Waits for a condition the stream reaches through promises, with a deadline. */
-async function until(condition: () => boolean, deadlineMs = 2_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
+const until = (condition: () => boolean) => expect.poll(condition, { timeout: 2_000, interval: 1 }).toBe(true);
 
 describe('EventStream', () => {
   test('iterated, it yields each event tracked by its position, counted under sse', async () => {
