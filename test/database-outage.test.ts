@@ -4,7 +4,6 @@ import path from 'node:path';
 import { createTRPCClient, createWSClient, httpBatchLink, splitLink, TRPCClientError, wsLink } from '@trpc/client';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import WebSocket from 'ws';
 import { startApp, type App } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db/embedded.ts';
@@ -13,6 +12,7 @@ import type { AppRouter } from '../server/routers/app.ts';
 import type { OrderEvent } from '../shared/orders.ts';
 import { startPgBouncer, type PgBouncer } from './support/pgbouncer.ts';
 import { expectStrictlyIncreasing } from './support/subscriber.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
 // This file stops and starts its database, so it runs its own cluster, not the shared one.
 // In the `pgbouncer` project the server's pool goes through a PgBouncer of its own, which stays
@@ -46,7 +46,7 @@ afterAll(async () => {
 function client() {
   const ws = createWSClient({
     url: `${app.url.replace('http', 'ws')}/trpc`,
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: NodeWebSocket,
     retryDelayMs: () => 50,
   });
   return createTRPCClient<AppRouter>({

@@ -11,7 +11,6 @@ import { createTRPCClient, createWSClient, httpBatchLink, httpSubscriptionLink, 
 import { EventSource } from 'eventsource';
 import type postgres from 'postgres';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import WebSocket from 'ws';
 import { startApp, type App } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
@@ -27,6 +26,7 @@ import {
 } from './support/failover-clients.ts';
 import { debianPostgresInstalled, PostgresInstance, removeAll, TRUST_LOOPBACK } from './support/postgres-instance.ts';
 import type { Client } from './support/server.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
 if (!debianPostgresInstalled()) throw new Error("this test needs Debian's PostgreSQL 15 (pg_basebackup): apt-get install -y postgresql");
 
@@ -44,7 +44,7 @@ function clientOf(url: string, transport: 'websocket' | 'sse'): Client {
       : wsLink({
           client: createWSClient({
             url: `${url.replace('http', 'ws')}/trpc`,
-            WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+            WebSocket: NodeWebSocket,
             retryDelayMs: () => 100,
           }),
         });

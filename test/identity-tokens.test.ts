@@ -4,7 +4,6 @@ import { TRPCClientError } from '@trpc/client';
 import { decodeJwt, exportSPKI, SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import WebSocket from 'ws';
 import { createLiveOrders } from 'live-orders-client';
 import type { AppRouter } from '../server/routers/app.ts';
 import type { OrderEvent } from '../shared/orders.ts';
@@ -12,6 +11,7 @@ import { startIdentityProvider, type IdentityProvider } from './support/identity
 import { sample } from './support/metrics-text.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { record } from './support/subscriber.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
 const AUDIENCE = 'https://orders.example/api';
 const STATIC_WRITER = 'static-writer-0123456789abcdef';
@@ -226,7 +226,7 @@ describe('a stream ends when its token does, and the client library resumes with
         transport,
         snapshot: false,
         from: start,
-        WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+        WebSocket: NodeWebSocket,
         // Asked on every request and (re)connect; a fresh token only when the last is near its end.
         token: async () => {
           const last = issued.at(-1);

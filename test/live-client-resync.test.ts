@@ -1,19 +1,18 @@
 import postgres from 'postgres';
 import { describe, expect, test, vi } from 'vitest';
-import WebSocket from 'ws';
 import { createLiveOrders, type LiveOrders, type OrderEvent, type ResyncNotice, type Transport } from 'live-orders-client';
 import { migrateDatabase } from '../server/db/migrate.ts';
 import { startServerProcess, type ServerProcess } from './support/server-process.ts';
 import { copyDatabase, createTestDatabase } from './support/server.ts';
 import { tableRows } from './support/table-rows.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
-const Ws = WebSocket as unknown as typeof globalThis.WebSocket;
 const copyRows = (live: LiveOrders) => [...live.orders.values()].sort((a, b) => Number(a.id) - Number(b.id));
 const head = async (sql: postgres.Sql) => (await sql<[{ head: string }]>`select coalesce(max(id), 0)::text as head from order_events`)[0].head;
 
 /** A live client on a server process, recording what it tells. */
 function watch(server: ServerProcess, transport: Transport) {
-  const live = createLiveOrders({ url: server.url, transport, WebSocket: Ws, retryDelayMs: () => 100 });
+  const live = createLiveOrders({ url: server.url, transport, WebSocket: NodeWebSocket, retryDelayMs: () => 100 });
   const changes: OrderEvent[] = [];
   const resyncs: ResyncNotice[] = [];
   live.on('change', (e) => changes.push(e));

@@ -1,13 +1,12 @@
 import { describe, expect, test as plainTest, vi } from 'vitest';
-import WebSocket from 'ws';
 import { createLiveOrders, type LiveOrders, type OrderEvent, type Transport } from 'live-orders-client';
 import postgres from 'postgres';
 import { migrateDatabase } from '../server/db/migrate.ts';
 import { startServerProcess } from './support/server-process.ts';
 import { createTestDatabase, test } from './support/server.ts';
 import { tableRows } from './support/table-rows.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
-const Ws = WebSocket as unknown as typeof globalThis.WebSocket;
 
 const copyRows = (live: LiveOrders) => [...live.orders.values()].sort((a, b) => Number(a.id) - Number(b.id));
 
@@ -21,7 +20,7 @@ describe.each<Transport>(['websocket', 'sse'])('the client library over %s', (tr
   test('loads the snapshot in pages, then applies every change once, live', async ({ server }) => {
     const writer = server.client();
     await server.sql`insert into orders (customer_name, product_name) select 'C' || i, 'P' from generate_series(1, 1500) i`;
-    const live = createLiveOrders({ url: server.url, transport, WebSocket: Ws });
+    const live = createLiveOrders({ url: server.url, transport, WebSocket: NodeWebSocket });
     const seen = recordChanges(live);
     const states: string[] = [];
     live.on('state', (s) => states.push(s));
@@ -48,7 +47,7 @@ describe('the client library with a filter', () => {
   test('keeps a copy of the one order asked for, and only its changes', async ({ server }) => {
     const writer = server.client();
     const [mine, other] = await writer.orders.createMany.mutate({ orders: [{ customerName: 'Mine', productName: 'P' }, { customerName: 'Other', productName: 'P' }] });
-    const live = createLiveOrders({ url: server.url, WebSocket: Ws, filter: { orderId: mine!.id } });
+    const live = createLiveOrders({ url: server.url, WebSocket: NodeWebSocket, filter: { orderId: mine!.id } });
     const seen = recordChanges(live);
     await live.ready;
     expect([...live.orders.keys()]).toEqual([mine!.id]);
@@ -104,7 +103,7 @@ describe.each<Transport>(['websocket', 'sse'])('the client library over %s, when
     const sql = postgres(database.url, { max: 3, onnotice: () => {} });
     await sql`insert into orders (customer_name, product_name) select 'C' || i, 'P' from generate_series(1, 200) i`;
     let server = await startServerProcess({ DATABASE_URL: database.url });
-    const live = createLiveOrders({ url: server.url, transport, WebSocket: Ws, retryDelayMs: () => 100 });
+    const live = createLiveOrders({ url: server.url, transport, WebSocket: NodeWebSocket, retryDelayMs: () => 100 });
     const seen = recordChanges(live);
     const states: string[] = [];
     live.on('state', (s) => states.push(s));

@@ -8,6 +8,7 @@ import { Cluster } from '../scripts/chaos/cluster.ts';
 import { sample } from './support/metrics-text.ts';
 import { openWebSocketFrom } from './support/open-web-socket.ts';
 import { positionOf } from '../shared/resume-id.ts';
+import { asDomWebSocket } from './support/node-web-socket.ts';
 
 // Three real nodes (child processes, so SIGTERM is real) behind a real HAProxy running
 // deploy/haproxy.cfg. Clients come from several loopback addresses, as from several machines.
@@ -137,7 +138,7 @@ function subscribeThrough(url: string, localAddress: string, after: string) {
       state.reconnects++;
     }
   }
-  const wsClient = createWSClient({ url: wsUrl(url), WebSocket: FromAddress as unknown as typeof globalThis.WebSocket, retryDelayMs: () => 100 });
+  const wsClient = createWSClient({ url: wsUrl(url), WebSocket: asDomWebSocket(FromAddress), retryDelayMs: () => 100 });
   const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
   const sub = client.orders.onChange.subscribe(
     { lastEventId: after },

@@ -1,11 +1,11 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import WebSocket from 'ws';
 import { startApp, type App } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import type { AppRouter } from '../server/routers/app.ts';
 import { createTestDatabase } from './support/server.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
 const WRITER = 'writer-secret-do-not-log-0001';
 const SECRET_BODY = 'body-text-do-not-log';
@@ -77,7 +77,7 @@ describe('request logs', () => {
   test('over WebSocket: a line for the upgrade, and one per call, under the connection request id', async () => {
     const wsClient = createWSClient({
       url: `${app.url.replace('http', 'ws')}/trpc`,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+      WebSocket: NodeWebSocket,
       connectionParams: { token: WRITER },
     });
     const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });

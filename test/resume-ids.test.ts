@@ -5,7 +5,6 @@
  * failover or a restore amounts to for the log; test/failover.test.ts does it for real.
  */
 import { TRPCClientError } from '@trpc/client';
-import WebSocket from 'ws';
 import { createLiveOrders, type ResyncNotice } from 'live-orders-client';
 import { describe, expect, vi } from 'vitest';
 import { eventDigest } from '../server/db/event-digest.ts';
@@ -16,6 +15,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import type postgres from 'postgres';
 import { test, type Client } from './support/server.ts';
 import { record, type Recorder } from './support/subscriber.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
 const DIVERGED = /is no longer in the log as you saw it/;
@@ -195,8 +195,7 @@ describe('resume ids', () => {
 
   test('the client library: a saved resumeId resumes where it was, and is refused once its event is gone', async ({ server }) => {
     const writer = server.client({ transport: 'sse' });
-    const Ws = WebSocket as unknown as typeof globalThis.WebSocket;
-    const first = createLiveOrders({ url: server.url, snapshot: false, WebSocket: Ws });
+    const first = createLiveOrders({ url: server.url, snapshot: false, WebSocket: NodeWebSocket });
     await first.ready;
     await change(writer, 'seen');
     const [{ head }] = await server.sql<[{ head: string }]>`select max(id)::text as head from order_events`;
@@ -206,7 +205,7 @@ describe('resume ids', () => {
     await first.close();
 
     await change(writer, 'while away');
-    const again = createLiveOrders({ url: server.url, snapshot: false, from: saved, WebSocket: Ws });
+    const again = createLiveOrders({ url: server.url, snapshot: false, from: saved, WebSocket: NodeWebSocket });
     const caught: string[] = [];
     again.on('change', (e) => caught.push(e.order.customerName));
     await vi.waitFor(() => expect(caught).toEqual(['while away']), { timeout: 10_000 });
@@ -214,7 +213,7 @@ describe('resume ids', () => {
 
     // The saved event becomes another one (a failover or a restore): told, not resumed.
     await server.sql`update order_events set actor = 'the other history' where id = ${head}`;
-    const third = createLiveOrders({ url: server.url, snapshot: false, from: saved, WebSocket: Ws });
+    const third = createLiveOrders({ url: server.url, snapshot: false, from: saved, WebSocket: NodeWebSocket });
     const resyncs: ResyncNotice[] = [];
     third.on('resynced', (n) => resyncs.push(n));
     await vi.waitFor(() => expect(resyncs).toHaveLength(1), { timeout: 10_000 });

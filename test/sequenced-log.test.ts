@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTRPCClient, createWSClient, httpBatchLink, splitLink, wsLink } from '@trpc/client';
 import postgres from 'postgres';
-import WebSocket from 'ws';
 import { describe, expect, inject, test as plainTest, vi } from 'vitest';
 import { startApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
@@ -14,6 +13,7 @@ import type { OrderEvent } from '../shared/orders.ts';
 import { startPgBouncer } from './support/pgbouncer.ts';
 import { testWithServer, type TestServer } from './support/server.ts';
 import { expectStrictlyIncreasing, positions, record } from './support/subscriber.ts';
+import { NodeWebSocket } from './support/node-web-socket.ts';
 
 // EVENT_ORDERING=sequenced (drizzle/0006_sequenced_log.sql): the trigger only appends, a
 // sequencer gives committed events their positions in batches. This file runs in the `direct`
@@ -338,7 +338,7 @@ describe('a database restarted mid-batch', () => {
     const app = await startApp(loadConfig({ ...databaseEnv, PORT: '0', EVENT_ORDERING: 'sequenced' }), log);
     try {
       const received: OrderEvent[] = [];
-      const ws = createWSClient({ url: `${app.url.replace('http', 'ws')}/trpc`, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket, retryDelayMs: () => 50 });
+      const ws = createWSClient({ url: `${app.url.replace('http', 'ws')}/trpc`, WebSocket: NodeWebSocket, retryDelayMs: () => 50 });
       const api = createTRPCClient<AppRouter>({
         links: [splitLink({ condition: (op) => op.type === 'subscription', true: wsLink({ client: ws }), false: httpBatchLink({ url: `${app.url}/trpc` }) })],
       });

@@ -9,6 +9,7 @@ import { startIdentityProvider, type IdentityProvider } from '../support/identit
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { record } from '../support/subscriber.ts';
 import { liveStatus, openWatchedPage, row, useBrowser } from './browser.ts';
+import { asDomWebSocket } from '../support/node-web-socket.ts';
 
 const AUDIENCE = 'https://orders.example/api';
 const STATIC_WRITER = 'static-writer-0123456789abcdef';
@@ -71,7 +72,7 @@ function cookieClient(cookie: string) {
       super(url, protocols, { headers: { cookie, origin: server.url } });
     }
   }
-  const ws = createWSClient({ url: `${server.url.replace('http', 'ws')}/trpc`, WebSocket: WithCookie as unknown as typeof globalThis.WebSocket, retryDelayMs: () => 100 });
+  const ws = createWSClient({ url: `${server.url.replace('http', 'ws')}/trpc`, WebSocket: asDomWebSocket(WithCookie), retryDelayMs: () => 100 });
   return { api: createTRPCClient<AppRouter>({ links: [wsLink({ client: ws })] }), close: () => ws.close() };
 }
 

@@ -3,7 +3,6 @@ import { asc, gt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { expect, vi } from 'vitest';
-import WebSocket from 'ws';
 import { createLiveOrders, type LiveOrders, type ResyncNotice, type Transport } from 'live-orders-client';
 import { eventDigest } from '../../server/db/event-digest.ts';
 import { orderEvents } from '../../server/db/schema.ts';
@@ -11,8 +10,8 @@ import type { Order, OrderEvent } from '../../shared/orders.ts';
 import { positionOf } from '../../shared/resume-id.ts';
 import type { Client } from './server.ts';
 import { tableRows } from './table-rows.ts';
+import { NodeWebSocket } from './node-web-socket.ts';
 
-const Ws = WebSocket as unknown as typeof globalThis.WebSocket;
 const byId = (a: Order, b: Order) => Number(a.id) - Number(b.id);
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
 
@@ -90,7 +89,7 @@ export class RawCopy {
 
 /** The client library, recording its resyncs. */
 export function libraryCopy(url: string, transport: Transport) {
-  const live: LiveOrders = createLiveOrders({ url, transport, WebSocket: Ws, retryDelayMs: () => 100 });
+  const live: LiveOrders = createLiveOrders({ url, transport, WebSocket: NodeWebSocket, retryDelayMs: () => 100 });
   const resyncs: ResyncNotice[] = [];
   live.on('resynced', (n) => resyncs.push(n));
   return {

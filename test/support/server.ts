@@ -11,7 +11,6 @@ import {
 import { EventSource } from 'eventsource';
 import postgres from 'postgres';
 import { inject, test as base } from 'vitest';
-import WebSocket from 'ws';
 import { startAppWithDrills, type App, type Drills } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger, type Logger } from '../../server/logger.ts';
@@ -19,6 +18,7 @@ import { startPgBouncer } from './pgbouncer.ts';
 import type { AppRouter } from '../../server/routers/app.ts';
 import type { OrderEvent } from '../../shared/orders.ts';
 import { authorizationHeader } from '../../shared/protocol.ts';
+import { NodeWebSocket } from './node-web-socket.ts';
 
 export type Client = TRPCClient<AppRouter>;
 
@@ -129,7 +129,7 @@ export async function startTestServer(
       }
       const wsClient = createWSClient({
         url: `${app.url.replace('http', 'ws')}/trpc`,
-        WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+        WebSocket: NodeWebSocket,
         retryDelayMs: () => 50,
         connectionParams: token === undefined ? undefined : { token },
       });
