@@ -54,6 +54,9 @@ describe('the change listener', () => {
     })();
     await writing;
 
+    // With EVENT_ORDERING=sequenced the two SQL inserts' events get their positions once the
+    // server's sequencer can connect again: wait for them, with a deadline.
+    await expect.poll(async () => (await server.logAfter(from)).length, { timeout: 10_000 }).toBe(total + 2);
     const expected = await server.logAfter(from);
     expect(expected).toHaveLength(total + 2);
     await subscriber.waitForCount(total + 2);
