@@ -302,6 +302,37 @@ describe('a connection broken while its write commits', () => {
   });
 });
 
+describe('the database out of reach for a few seconds, then back', () => {
+  // Every failed connect counts toward the pool's reconnect backoff; with postgres.js's
+  // default, requests then waited 20-40 s for a connection in backoff and the node answered
+  // again 5-10 s after the database was back (server/retry.ts, reconnectBackoffSeconds).
+  test('requests fail within seconds meanwhile, and the node answers again as soon as it is back', async () => {
+    relay.refuse();
+    relay.drop();
+    const outageEnds = Date.now() + 3_000;
+    let slowest = 0;
+    const failures = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        let failed = 0;
+        while (Date.now() < outageEnds) {
+          const t0 = Date.now();
+          if (await trpc.orders.list.query({ limit: 1 }).then(() => false, () => true)) failed++;
+          slowest = Math.max(slowest, Date.now() - t0);
+        }
+        return failed;
+      }),
+    );
+    expect(failures.reduce((a, b) => a + b)).toBeGreaterThan(10);
+    // Refused connections fail at once; what a request waits is the reconnect backoff, plus
+    // at most one connect timeout (3 s) when a connect hangs.
+    expect(slowest).toBeLessThan(8_000);
+    relay.accept();
+    await expect
+      .poll(() => trpc.orders.list.query({ limit: 1 }).then(() => true, () => false), { timeout: 5_000, interval: 50 })
+      .toBe(true);
+  });
+});
+
 describe('a connection broken while its write commits, and the database out of reach', () => {
   test.each([
     {

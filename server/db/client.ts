@@ -1,5 +1,6 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { reconnectBackoffSeconds } from '../retry.ts';
 import * as schema from './schema.ts';
 
 /** How long a query waits for a connection before the database counts as unavailable. */
@@ -20,6 +21,7 @@ export function createDatabase(url: string, { pooled = false }: { pooled?: boole
   const sql = postgres(url, {
     max: 10,
     connect_timeout: CONNECT_TIMEOUT_SECONDS,
+    backoff: reconnectBackoffSeconds,
     prepare: !pooled,
     // postgres.js pipelines a query with no parameters behind a busy one on the same
     // connection; a transaction-mode pooler may hand the busy one's server connection back

@@ -22,7 +22,7 @@ import { LogGapError } from '../db/events.ts';
 import { EVENTS_CHANNEL } from '../../shared/protocol.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { backoffDelay, sleep } from '../retry.ts';
+import { backoffDelay, reconnectBackoffSeconds, sleep } from '../retry.ts';
 import { LISTENER_READ_TIME_LIMIT_MS, withTimeLimit } from '../time-limit.ts';
 import type { EventHub } from './hub.ts';
 
@@ -71,6 +71,7 @@ export class ChangeListener {
       idle_timeout: 0,
       max_lifetime: null,
       connect_timeout: 3,
+      backoff: reconnectBackoffSeconds,
       connection: { application_name: LISTENER_APPLICATION_NAME },
       onnotice: () => {},
       onclose: () => this.#onConnectionLost(),
