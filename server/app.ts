@@ -71,6 +71,15 @@ const HEALTH_QUERY_TIMEOUT_MS = 2_000;
 /** A sequencer batch is short; one waiting longer is behind a lock or a dying connection. */
 const SEQUENCE_TIMEOUT_MS = 5_000;
 const COMMIT_MODE_SWEEP_MS = 1_000;
+/**
+ * Sequenced: while events flow, raw SQL writes wait for the sequencer's next look (half an
+ * interval on average, the largest part of the delay sequenced ordering adds), so it looks
+ * every millisecond until a second has passed without finding any; then every
+ * EVENT_SEQUENCE_INTERVAL again. Each look is one index probe; BENCHMARKS.md ("Run 9") has
+ * what the two cost.
+ */
+const SEQUENCE_BUSY_INTERVAL_MS = 1;
+const SEQUENCE_BUSY_FOR_MS = 1_000;
 
 /**
  * Starts everything in order: database (embedded when no URL is configured), migrations, the
@@ -128,9 +137,12 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
 
     // Every node sequences, in either mode: in commit ordering only as a slow sweep for events
     // a transaction still appended the old way after a switch (drizzle/0006_sequenced_log.sql).
+    const intervalMs = config.eventOrdering === 'sequenced' ? config.eventSequenceIntervalMs : COMMIT_MODE_SWEEP_MS;
     const sequencer = new Sequencer({
       sequence: () => sequenceEvents(client, SEQUENCE_TIMEOUT_MS),
-      intervalMs: config.eventOrdering === 'sequenced' ? config.eventSequenceIntervalMs : COMMIT_MODE_SWEEP_MS,
+      intervalMs,
+      busyIntervalMs: Math.min(intervalMs, SEQUENCE_BUSY_INTERVAL_MS),
+      busyForMs: SEQUENCE_BUSY_FOR_MS,
       log,
     });
     sequencer.start();

@@ -60,7 +60,7 @@ const configSchema = z.object({
   EVENT_PRUNE_INTERVAL: durationMs().default(60_000),
   /** how events get their positions: at COMMIT (`commit`), or by a sequencer in batches (`sequenced`) */
   EVENT_ORDERING: z.enum(['commit', 'sequenced']).default('commit'),
-  /** sequenced: how often each node looks for committed events to position (its own writes are positioned at once); an idle look is one index probe, no lock */
+  /** sequenced: how often an idle node looks for committed events to position (while events flow it looks every 1 ms; its own writes start a batch at once); an idle look is one index probe, no lock */
   EVENT_SEQUENCE_INTERVAL: durationMs().default(5),
   /** an OpenID Connect issuer whose bearer JWTs are accepted beside AUTH_TOKENS */
   AUTH_JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

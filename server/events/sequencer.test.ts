@@ -1,0 +1,86 @@
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { createLogger } from '../logger.ts';
+import { Sequencer } from './sequencer.ts';
+
+// When the sequencer looks is what the delay of a raw SQL write's event is made of, and what
+// an idle node costs: the clock is faked, so the schedule is checked exactly.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const INTERVAL_MS = 5;
+const BUSY_INTERVAL_MS = 1;
+const BUSY_FOR_MS = 100;
+
+/** A sequencer whose batches find work when `found` says so; records when each looked. */
+function sequencerFinding(found: (look: number) => boolean) {
+  const looks: number[] = [];
+  const sequencer = new Sequencer({
+    sequence: async () => {
+      looks.push(performance.now());
+      return found(looks.length) ? String(looks.length) : null;
+    },
+    intervalMs: INTERVAL_MS,
+    busyIntervalMs: BUSY_INTERVAL_MS,
+    busyForMs: BUSY_FOR_MS,
+    log: createLogger('silent'),
+  });
+  return { sequencer, looks };
+}
+
+const gaps = (times: number[]) => times.slice(1).map((t, i) => Math.round(t - times[i]!));
+
+test('idle, it looks every interval; after a batch that found work, again at once, then every busy interval until busyFor has passed', async () => {
+  const { sequencer, looks } = sequencerFinding((look) => look === 3);
+  sequencer.start();
+  await vi.advanceTimersByTimeAsync(10);
+  // Looks 1 and 2 at 0 and 5 ms found nothing; look 3 at 10 ms found work, so look 4
+  // follows straight after it.
+  expect(looks).toEqual([0, 5, 10, 10]);
+  await vi.advanceTimersByTimeAsync(BUSY_FOR_MS + 20);
+  await sequencer.stop();
+
+  // Then at the busy interval...
+  const after = looks.slice(3);
+  const busy = after.filter((t) => t - 10 < BUSY_FOR_MS);
+  expect(new Set(gaps(busy.slice(1)))).toEqual(new Set([BUSY_INTERVAL_MS]));
+  // ...and once busyFor has passed without work, at the idle interval again.
+  const idle = after.filter((t) => t - 10 >= BUSY_FOR_MS);
+  expect(idle.length).toBeGreaterThan(1);
+  expect(new Set(gaps(idle))).toEqual(new Set([INTERVAL_MS]));
+});
+
+test('a kick starts a batch at once, and the kicking write does not wait for it', async () => {
+  const { sequencer, looks } = sequencerFinding(() => false);
+  sequencer.start();
+  await vi.advanceTimersByTimeAsync(1);
+  expect(looks).toEqual([0]);
+  // No promise to await: a mutation's answer no longer waits for its batch.
+  expect(sequencer.kick()).toBeUndefined();
+  await vi.advanceTimersByTimeAsync(0);
+  expect(looks).toEqual([0, 1]);
+  await sequencer.stop();
+});
+
+test('a failed batch is retried after a backoff, not in a tight loop', async () => {
+  let calls = 0;
+  const sequencer = new Sequencer({
+    sequence: async () => {
+      calls++;
+      throw new Error('boom');
+    },
+    intervalMs: INTERVAL_MS,
+    busyIntervalMs: BUSY_INTERVAL_MS,
+    busyForMs: BUSY_FOR_MS,
+    log: createLogger('silent'),
+  });
+  sequencer.start();
+  await vi.advanceTimersByTimeAsync(50);
+  await sequencer.stop();
+  // One look at 0 ms; every retry waits at least the idle interval.
+  expect(calls).toBeGreaterThanOrEqual(1);
+  expect(calls).toBeLessThanOrEqual(1 + 50 / INTERVAL_MS);
+});
