@@ -1,0 +1,142 @@
+import { createEffect, createMemo, For, onCleanup, onMount, Show } from 'solid-js';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { FLOW_KINDS, FLOW_SCALES, type Flow, type FlowKind, type FlowScale } from '../stores/flow.ts';
+
+const LABELS: Record<FlowKind, string> = { created: 'Created', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled' };
+// The same hues as the status pills, a step stronger so a 2 px line reads on white.
+const COLOURS: Record<FlowKind, string> = { created: '#3d4fd8', shipped: '#0f7fae', delivered: '#1b7a45', cancelled: '#c0344a' };
+
+const minuteFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const hourFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+const count = new Intl.NumberFormat();
+
+type Bucket = { start: number } & Record<FlowKind, number>;
+
+/**
+ * Orders created, shipped, delivered and cancelled per minute over the last hour, or per hour
+ * over the last day, drawn with uPlot (canvas: a redraw of four 60-point series costs well
+ * under a millisecond, so live changes can repaint it every frame). The canvas is hidden from
+ * screen readers; they read the summary and the table of busy buckets, which also show the
+ * exact numbers to anyone who wants them.
+ */
+export function FlowChart(props: { flow: Flow; ready: boolean; scale: FlowScale; onScale: (scale: FlowScale) => void; title?: string }) {
+  let box!: HTMLDivElement;
+  let chart: uPlot | undefined;
+  let frame = 0;
+
+  const buckets = createMemo<Bucket[]>(() => {
+    const { start, bucketMs } = props.flow;
+    return props.flow.created.map((_, i) => ({
+      start: start + i * bucketMs,
+      created: props.flow.created[i] ?? 0,
+      shipped: props.flow.shipped[i] ?? 0,
+      delivered: props.flow.delivered[i] ?? 0,
+      cancelled: props.flow.cancelled[i] ?? 0,
+    }));
+  });
+  const totals = createMemo(() => Object.fromEntries(FLOW_KINDS.map((k) => [k, buckets().reduce((sum, b) => sum + b[k], 0)])) as Record<FlowKind, number>);
+  const busy = createMemo(() => buckets().filter((b) => FLOW_KINDS.some((k) => b[k] > 0)).reverse());
+  const label = (start: number) => (props.scale === 'minute' ? minuteFormat : hourFormat).format(start);
+
+  const data = (): uPlot.AlignedData => [buckets().map((b) => b.start / 1000), ...FLOW_KINDS.map((k) => buckets().map((b) => b[k]))];
+
+  onMount(() => {
+    const options: uPlot.Options = {
+      width: Math.max(box.clientWidth, 200),
+      height: box.clientWidth < 500 ? 180 : 220,
+      padding: [12, 8, 0, 0],
+      cursor: { drag: { x: false, y: false }, points: { size: 7 } },
+      legend: { live: true },
+      scales: { y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+      axes: [
+        { stroke: '#5b6178', grid: { stroke: '#eef0f4', width: 1 }, ticks: { show: false }, font: '12px system-ui, sans-serif' },
+        { stroke: '#5b6178', grid: { stroke: '#eef0f4', width: 1 }, ticks: { show: false }, size: 40, font: '12px system-ui, sans-serif', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] },
+      ],
+      series: [
+        {},
+        ...FLOW_KINDS.map((k) => ({
+          label: LABELS[k],
+          stroke: COLOURS[k],
+          width: 2,
+          fill: k === 'created' ? 'rgba(61, 79, 216, 0.08)' : undefined,
+          paths: uPlot.paths.stepped!({ align: 1 }),
+          points: { show: false },
+        })),
+      ],
+    };
+    chart = new uPlot(options, data(), box);
+    const resize = new ResizeObserver(() => chart?.setSize({ width: Math.max(box.clientWidth, 200), height: box.clientWidth < 500 ? 180 : 220 }));
+    resize.observe(box);
+    onCleanup(() => {
+      resize.disconnect();
+      cancelAnimationFrame(frame);
+      chart?.destroy();
+      chart = undefined;
+    });
+  });
+
+  // Live changes come in bursts; the chart repaints at most once a frame.
+  createEffect(() => {
+    const next = data();
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(() => chart?.setData(next));
+  });
+
+  return (
+    <section class="card flow" aria-labelledby="flow-title" data-testid="flow">
+      <div class="flow__head">
+        <h2 id="flow-title">{props.title ?? 'Flow'}</h2>
+        <div class="segmented" role="group" aria-label="Time span">
+          <For each={Object.keys(FLOW_SCALES) as FlowScale[]}>
+            {(scale) => (
+              <button type="button" class="segmented__button" aria-pressed={props.scale === scale} onClick={() => props.onScale(scale)}>
+                {FLOW_SCALES[scale].label}
+              </button>
+            )}
+          </For>
+        </div>
+      </div>
+      <p class="flow__summary" data-testid="flow-summary">
+        <Show when={props.ready} fallback={<span class="muted">Loading the flow…</span>}>
+          <For each={FLOW_KINDS}>
+            {(k) => (
+              <span class="flow__total" data-kind={k}>
+                <span class="flow__swatch" aria-hidden="true" />
+                <strong>{count.format(totals()[k])}</strong> {LABELS[k].toLowerCase()}
+              </span>
+            )}
+          </For>
+          <span class="visually-hidden">, {props.scale === 'minute' ? 'in the last hour' : 'in the last day'}.</span>
+        </Show>
+      </p>
+      <div class="flow__chart" ref={box} aria-hidden="true" />
+      <details class="flow__numbers">
+        <summary>Numbers per {props.scale}</summary>
+        <Show when={busy().length > 0} fallback={<p class="muted">No orders moved {props.scale === 'minute' ? 'in the last hour' : 'in the last day'}.</p>}>
+          <table class="flow-table" data-testid="flow-table">
+            <caption class="visually-hidden">Orders per {props.scale}, the busy ones, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">{props.scale === 'minute' ? 'Minute' : 'Hour'}</th>
+                <For each={FLOW_KINDS}>{(k) => <th scope="col" class="num">{LABELS[k]}</th>}</For>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={busy()}>
+                {(b) => (
+                  <tr data-start={new Date(b.start).toISOString()}>
+                    <th scope="row">
+                      <time datetime={new Date(b.start).toISOString()}>{label(b.start)}</time>
+                    </th>
+                    <For each={FLOW_KINDS}>{(k) => <td class="num" data-kind={k}>{b[k]}</td>}</For>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Show>
+      </details>
+    </section>
+  );
+}
