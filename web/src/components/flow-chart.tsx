@@ -1,7 +1,8 @@
 import { createEffect, createMemo, For, onCleanup, onMount, Show } from 'solid-js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { FLOW_KINDS, FLOW_SCALES, type Flow, type FlowKind, type FlowScale } from '../stores/flow.ts';
+import { FLOW_KINDS, type FlowKind } from '../../../shared/order-flow.ts';
+import { FLOW_SCALE_LABELS, type FlowScale, type FlowSeries } from '../stores/flow.ts';
 
 const LABELS: Record<FlowKind, string> = { created: 'Created', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled' };
 // The same hues as the status pills, a step stronger so a 2 px line reads on white.
@@ -20,7 +21,7 @@ type Bucket = { start: number } & Record<FlowKind, number>;
  * screen readers; they read the summary and the table of busy buckets, which also show the
  * exact numbers to anyone who wants them.
  */
-export function FlowChart(props: { flow: Flow; ready: boolean; scale: FlowScale; onScale: (scale: FlowScale) => void; title?: string }) {
+export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: FlowScale; onScale: (scale: FlowScale) => void; title?: string }) {
   let box!: HTMLDivElement;
   let chart: uPlot | undefined;
   let frame = 0;
@@ -88,10 +89,10 @@ export function FlowChart(props: { flow: Flow; ready: boolean; scale: FlowScale;
       <div class="flow__head">
         <h2 id="flow-title">{props.title ?? 'Flow'}</h2>
         <div class="segmented" role="group" aria-label="Time span">
-          <For each={Object.keys(FLOW_SCALES) as FlowScale[]}>
+          <For each={Object.keys(FLOW_SCALE_LABELS) as FlowScale[]}>
             {(scale) => (
               <button type="button" class="segmented__button" aria-pressed={props.scale === scale} onClick={() => props.onScale(scale)}>
-                {FLOW_SCALES[scale].label}
+                {FLOW_SCALE_LABELS[scale]}
               </button>
             )}
           </For>

@@ -1,6 +1,6 @@
 import { For } from 'solid-js';
 import { ORDER_STATUSES, STATUS_LABELS, type OrderStatus } from '../../../shared/order-status.ts';
-import { totalOf, type StatusCounts } from '../lib/status-delta.ts';
+import { totalOf, type StatusCounts } from '../../../shared/order-counts.ts';
 
 const count = new Intl.NumberFormat();
 

@@ -1,40 +1,36 @@
 import { createSignal, onCleanup } from 'solid-js';
 import type { Api } from 'live-orders-client';
 import type { OrderEvent } from '../../../shared/orders.ts';
+import { FLOW_BUCKETS, FLOW_KINDS, flowKindsOf, type Flow, type FlowBucketSize, type FlowKind } from '../../../shared/order-flow.ts';
 import { createLiveAggregate } from './live-aggregate.ts';
 
-export const FLOW_KINDS = ['created', 'shipped', 'delivered', 'cancelled'] as const;
-export type FlowKind = (typeof FLOW_KINDS)[number];
+export type FlowScale = FlowBucketSize;
 
-export type FlowScale = 'minute' | 'hour';
-
-/** Each scale's bucket and how many of them the chart shows: the last hour, the last day. */
-export const FLOW_SCALES: Record<FlowScale, { bucketMs: number; buckets: number; label: string }> = {
-  minute: { bucketMs: 60_000, buckets: 60, label: 'Last hour' },
-  hour: { bucketMs: 3_600_000, buckets: 24, label: 'Last day' },
-};
+/** Each scale as the chart names it. */
+export const FLOW_SCALE_LABELS: Record<FlowScale, string> = { minute: 'Last hour', hour: 'Last day' };
 
 /**
- * Orders per kind of change in each bucket, oldest bucket first. `start` is the first
- * bucket's start (ms since the epoch); every series has one number per bucket.
+ * The chart's series: orders per kind of change in each bucket, oldest bucket first. `start`
+ * is the first bucket's start (ms since the epoch); every series has one number per bucket.
  */
-export type Flow = { start: number; bucketMs: number } & Record<FlowKind, number[]>;
+export type FlowSeries = { start: number; bucketMs: number } & Record<FlowKind, number[]>;
 
-export const emptyFlow = (scale: FlowScale, now = Date.now()): Flow => {
-  const { bucketMs, buckets } = FLOW_SCALES[scale];
-  const start = (Math.floor(now / bucketMs) - buckets + 1) * bucketMs;
-  return { start, bucketMs, created: Array(buckets).fill(0), shipped: Array(buckets).fill(0), delivered: Array(buckets).fill(0), cancelled: Array(buckets).fill(0) };
+export const emptyFlow = (scale: FlowScale, now = Date.now()): FlowSeries => {
+  const { ms, count } = FLOW_BUCKETS[scale];
+  const start = (Math.floor(now / ms) - count + 1) * ms;
+  return { start, bucketMs: ms, created: Array(count).fill(0), shipped: Array(count).fill(0), delivered: Array(count).fill(0), cancelled: Array(count).fill(0) };
 };
 
-/** The kind of flow an event is, if any (the server's definition: see its flow query). */
-export function flowKindOf(event: OrderEvent): FlowKind | null {
-  if (event.type === 'created') return 'created';
-  const to = event.type === 'updated' ? event.changes?.status?.to : undefined;
-  return to === 'shipped' || to === 'delivered' || to === 'cancelled' ? to : null;
+/** The server's buckets as the chart's series. */
+export function toSeries(flow: Flow): FlowSeries {
+  const series = emptyFlow(flow.bucket, Date.parse(flow.end) - 1);
+  series.start = Date.parse(flow.buckets[0]?.start ?? new Date(series.start).toISOString());
+  for (const kind of FLOW_KINDS) series[kind] = flow.buckets.map((b) => b[kind]);
+  return series;
 }
 
 /** Slides the window so that its last bucket holds `time`; buckets that fall out are dropped. */
-export function slideTo(flow: Flow, time: number): void {
+export function slideTo(flow: FlowSeries, time: number): void {
   const length = flow.created.length;
   const last = flow.start + (length - 1) * flow.bucketMs;
   const by = Math.floor((time - last) / flow.bucketMs);
@@ -46,14 +42,15 @@ export function slideTo(flow: Flow, time: number): void {
   flow.start += by * flow.bucketMs;
 }
 
-/** Counts one event in its bucket: the one its commit time falls in. */
-export function addToFlow(flow: Flow, event: OrderEvent): void {
-  const kind = flowKindOf(event);
-  if (!kind) return;
+/** Counts one event in its bucket (the one its commit time falls in), as the server does (flowKindsOf). */
+export function addToFlow(flow: FlowSeries, event: OrderEvent): void {
+  const kinds = flowKindsOf(event);
+  if (kinds.length === 0) return;
   const time = Date.parse(event.at);
   slideTo(flow, time);
   const index = Math.floor((time - flow.start) / flow.bucketMs);
-  if (index >= 0 && index < flow[kind].length) flow[kind][index]! += 1;
+  if (index < 0 || index >= flow.created.length) return;
+  for (const kind of kinds) flow[kind][index]! += 1;
 }
 
 /**
@@ -62,11 +59,11 @@ export function addToFlow(flow: Flow, event: OrderEvent): void {
  */
 export function createFlow(api: () => Api) {
   const [scale, setScale] = createSignal<FlowScale>('minute');
-  const aggregate = createLiveAggregate<Flow>({
+  const aggregate = createLiveAggregate<FlowSeries>({
     empty: () => emptyFlow(scale()),
     read: async () => {
       const answer = await api().orders.flow.query({ bucket: scale() });
-      return { value: toFlow(scale(), answer), lastEventId: answer.lastEventId };
+      return { value: toSeries(answer), lastEventId: answer.lastEventId };
     },
     apply: addToFlow,
   });

@@ -1,5 +1,5 @@
 import type { Api } from 'live-orders-client';
-import { moveCounts, zeroCounts, type StatusCounts } from '../lib/status-delta.ts';
+import { applyCountMoves, zeroCounts, type StatusCounts } from '../../../shared/order-counts.ts';
 import { createLiveAggregate } from './live-aggregate.ts';
 
 /**
@@ -13,7 +13,7 @@ export function createStatusCounts(api: () => Api) {
       const { counts, lastEventId } = await api().orders.counts.query({});
       return { value: counts, lastEventId };
     },
-    apply: moveCounts,
+    apply: applyCountMoves,
   });
 }
 

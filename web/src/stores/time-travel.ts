@@ -4,7 +4,7 @@ import type { Api } from 'live-orders-client';
 import type { Order, OrderEvent } from '../../../shared/orders.ts';
 import { MAX_PAGE_SIZE } from '../../../shared/protocol.ts';
 import { errorCode, toUserError } from '../lib/errors.ts';
-import { moveCounts, zeroCounts, type StatusCounts } from '../lib/status-delta.ts';
+import { applyCountMoves, countMoves, zeroCounts, type StatusCounts } from '../../../shared/order-counts.ts';
 
 /** Events fetched ahead of the replay at a time: a step forward rarely waits for the network. */
 const REPLAY_PAGE = 200;
@@ -29,7 +29,7 @@ type Step = { event: OrderEvent; before: Order | undefined };
  * subscription keeps running meanwhile, so going back to live loses nothing.
  *
  * Counts are taken from the server at the same position and moved by each replayed event on
- * their own (status-delta.ts), never recounted from these rows: a wrong step would show as
+ * their own (shared/order-counts.ts), never recounted from these rows: a wrong step would show as
  * counts that disagree with the table.
  */
 export function createTimeTravel(api: () => Api) {
@@ -154,7 +154,7 @@ export function createTimeTravel(api: () => Api) {
             else rows[event.orderId] = event.order;
           }),
         );
-        setCounts(produce((c) => moveCounts(c, event)));
+        setCounts(produce((c) => applyCountMoves(c, event)));
         setState({ ...s, position: event.id, steps: steps.length, last: event, at: event.at, end: ahead.length === 0 && readThrough === null });
       });
       if (ahead.length < 20) void readAhead(token).catch(() => {});
@@ -175,7 +175,11 @@ export function createTimeTravel(api: () => Api) {
             else delete rows[step.event.orderId];
           }),
         );
-        setCounts(produce((c) => moveCounts(c, step.event, -1)));
+        setCounts(
+          produce((c) => {
+            for (const [status, delta] of countMoves(step.event)) c[status] -= delta;
+          }),
+        );
         setState({ ...s, position: last?.id ?? s.start, steps: steps.length, last, at: last?.at ?? s.startAt, end: false });
       });
       return true;
