@@ -157,8 +157,30 @@ export const listOrdersInput = z
     limit: pageLimit,
     /** the `nextCursor` of the previous page */
     cursor: orderIdSchema.optional(),
+    /**
+     * the orders as they were right after this position, computed from the log; every page
+     * of one listing must carry the same `asOf`
+     */
+    asOf: eventPositionSchema.optional(),
   })
   .default({ limit: DEFAULT_PAGE_SIZE });
+
+export const countOrdersInput = z
+  .strictObject({
+    /** the counts as they were right after this position; absent: now */
+    asOf: eventPositionSchema.optional(),
+  })
+  .default({});
+
+export const flowInput = z.strictObject({
+  /** 'minute': 60 buckets, the last hour; 'hour': 24 buckets, the last day */
+  bucket: z.enum(['minute', 'hour']),
+});
+
+export const positionAtInput = z.strictObject({
+  /** an ISO 8601 time with its offset, `2026-12-06T09:00:00Z` */
+  at: z.iso.datetime({ offset: true }),
+});
 
 export const listEventsInput = z
   .strictObject({
