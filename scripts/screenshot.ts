@@ -61,11 +61,27 @@ try {
       Object.assign(order, updated);
     }
   }
-  // Spread the log over the hour before now (see the header), oldest first, as committed.
-  await sql`
-    with spread as (select id, row_number() over (order by id desc) as back from order_events)
-    update order_events e set at = now() - spread.back * interval '14 seconds' - interval '20 seconds'
-    from spread where spread.id = e.id`;
+  // Spread the log over the hour before now (see the header), oldest first, as committed; each
+  // event's order and each row carry the times of their own events, as if written then. The
+  // rows' times are set with triggers off (session_replication_role), so this appends nothing.
+  await sql.begin(async (tx) => {
+    await tx`
+      with spread as (select id, now() - row_number() over (order by id desc) * interval '14 seconds' - interval '20 seconds' as at from order_events),
+      stamped as (
+        select e.id, s.at, e.order_id, e.type,
+               to_char(s.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as iso,
+               first_value(to_char(s.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) over (partition by e.order_id order by e.id) as created_iso
+          from order_events e join spread s using (id))
+      update order_events e
+         set at = stamped.at,
+             "order" = e."order" || jsonb_build_object('updatedAt', stamped.iso, 'createdAt', stamped.created_iso)
+        from stamped where stamped.id = e.id`;
+    await tx`set local session_replication_role = replica`;
+    await tx`
+      update orders o set created_at = (e."order"->>'createdAt')::timestamptz, updated_at = (e."order"->>'updatedAt')::timestamptz
+        from (select distinct on (order_id) order_id, "order" from order_events order by order_id, id desc) e
+       where e.order_id = o.id`;
+  });
   // A server started on the spread-out log, as if it had been so all along.
   await sql.end();
   await app.close();

@@ -188,7 +188,16 @@ export function App() {
               label={inPast() ? 'Orders per status at the moment shown' : 'Orders per status, live'}
             />
             <TimeTravelBar travel={travel} />
-            <FlowChart flow={flow.value} ready={flow.position() !== null} scale={flow.scale()} onScale={flow.setScale} />
+            <FlowChart
+              flow={flow.value}
+              ready={flow.position() !== null}
+              scale={flow.scale()}
+              onScale={flow.setScale}
+              marker={(() => {
+                const s = travel.state();
+                return s.kind === 'past' && s.at ? Date.parse(s.at) : null;
+              })()}
+            />
             <Show when={!inPast()}>
               <CreateOrderForm
                 readOnly={access.readOnly()}

@@ -1,4 +1,4 @@
-import { createEffect, createMemo, For, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, onCleanup, onMount, Show } from 'solid-js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { FLOW_KINDS, type FlowKind } from '../../../shared/order-flow.ts';
@@ -21,10 +21,19 @@ type Bucket = { start: number } & Record<FlowKind, number>;
  * screen readers; they read the summary and the table of busy buckets, which also show the
  * exact numbers to anyone who wants them.
  */
-export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: FlowScale; onScale: (scale: FlowScale) => void; title?: string }) {
+export function FlowChart(props: {
+  flow: FlowSeries;
+  ready: boolean;
+  scale: FlowScale;
+  onScale: (scale: FlowScale) => void;
+  /** A moment to mark (ms since the epoch): the board shown is as it was then; what came after is dimmed. */
+  marker?: number | null;
+}) {
   let box!: HTMLDivElement;
   let chart: uPlot | undefined;
   let frame = 0;
+  /** The bucket under the pointer, if any: the summary shows its numbers instead of the totals. */
+  const [hovered, setHovered] = createSignal<number | null>(null);
 
   const buckets = createMemo<Bucket[]>(() => {
     const { start, bucketMs } = props.flow;
@@ -37,6 +46,11 @@ export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: Flow
     }));
   });
   const totals = createMemo(() => Object.fromEntries(FLOW_KINDS.map((k) => [k, buckets().reduce((sum, b) => sum + b[k], 0)])) as Record<FlowKind, number>);
+  const pointed = () => {
+    const i = hovered();
+    return i === null ? null : (buckets()[i] ?? null);
+  };
+  const shown = (k: FlowKind) => pointed()?.[k] ?? totals()[k];
   const busy = createMemo(() => buckets().filter((b) => FLOW_KINDS.some((k) => b[k] > 0)).reverse());
   const label = (start: number) => (props.scale === 'minute' ? minuteFormat : hourFormat).format(start);
 
@@ -46,9 +60,14 @@ export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: Flow
     const options: uPlot.Options = {
       width: Math.max(box.clientWidth, 200),
       height: box.clientWidth < 500 ? 180 : 220,
-      padding: [12, 8, 0, 0],
+      padding: [12, 24, 0, 0],
       cursor: { drag: { x: false, y: false }, points: { size: 7 } },
-      legend: { live: true },
+      // The summary above the chart is its legend, and shows the bucket under the pointer.
+      legend: { show: false },
+      hooks: {
+        setCursor: [(u) => setHovered(u.cursor.idx ?? null)],
+        draw: [drawMarker],
+      },
       scales: { y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
       axes: [
         { stroke: '#5b6178', grid: { stroke: '#eef0f4', width: 1 }, ticks: { show: false }, font: '12px system-ui, sans-serif' },
@@ -56,14 +75,12 @@ export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: Flow
       ],
       series: [
         {},
-        ...FLOW_KINDS.map((k) => ({
-          label: LABELS[k],
-          stroke: COLOURS[k],
-          width: 2,
-          fill: k === 'created' ? 'rgba(61, 79, 216, 0.08)' : undefined,
-          paths: uPlot.paths.stepped!({ align: 1 }),
-          points: { show: false },
-        })),
+        // New orders as soft bars across their bucket; what happened to orders as lines over them.
+        ...FLOW_KINDS.map((k) =>
+          k === 'created'
+            ? { label: LABELS[k], stroke: 'rgba(61, 79, 216, 0.35)', fill: 'rgba(61, 79, 216, 0.16)', width: 0, paths: uPlot.paths.bars!({ size: [0.7, 40], align: 1 }), points: { show: false } }
+            : { label: LABELS[k], stroke: COLOURS[k], width: 2, paths: uPlot.paths.spline!(), points: { show: false } },
+        ),
       ],
     };
     chart = new uPlot(options, data(), box);
@@ -77,6 +94,31 @@ export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: Flow
     });
   });
 
+  /** The marked moment: a line, and what came after it under a veil. */
+  function drawMarker(u: uPlot) {
+    const at = props.marker;
+    if (at == null) return;
+    const x = Math.round(u.valToPos(at / 1000, 'x', true));
+    const { left, top, width, height } = u.bbox;
+    if (x < left || x > left + width) return;
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.fillStyle = 'rgba(244, 245, 248, 0.75)';
+    ctx.fillRect(x, top, left + width - x, height);
+    ctx.strokeStyle = '#9a5b00';
+    ctx.lineWidth = 2 * devicePixelRatio;
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  createEffect(() => {
+    void props.marker;
+    chart?.redraw(false);
+  });
+
   // Live changes come in bursts; the chart repaints at most once a frame.
   createEffect(() => {
     const next = data();
@@ -87,7 +129,7 @@ export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: Flow
   return (
     <section class="card flow" aria-labelledby="flow-title" data-testid="flow">
       <div class="flow__head">
-        <h2 id="flow-title">{props.title ?? 'Flow'}</h2>
+        <h2 id="flow-title">Flow</h2>
         <div class="segmented" role="group" aria-label="Time span">
           <For each={Object.keys(FLOW_SCALE_LABELS) as FlowScale[]}>
             {(scale) => (
@@ -100,15 +142,19 @@ export function FlowChart(props: { flow: FlowSeries; ready: boolean; scale: Flow
       </div>
       <p class="flow__summary" data-testid="flow-summary">
         <Show when={props.ready} fallback={<span class="muted">Loading the flow…</span>}>
+          <Show when={pointed()}>{(b) => <span class="flow__when">{label(b().start)}</span>}</Show>
           <For each={FLOW_KINDS}>
             {(k) => (
               <span class="flow__total" data-kind={k}>
                 <span class="flow__swatch" aria-hidden="true" />
-                <strong>{count.format(totals()[k])}</strong> {LABELS[k].toLowerCase()}
+                <strong>{count.format(shown(k))}</strong> {LABELS[k].toLowerCase()}
               </span>
             )}
           </For>
           <span class="visually-hidden">, {props.scale === 'minute' ? 'in the last hour' : 'in the last day'}.</span>
+          <Show when={props.marker != null}>
+            <span class="flow__marker-note">│ the moment shown</span>
+          </Show>
         </Show>
       </p>
       <div class="flow__chart" ref={box} aria-hidden="true" />

@@ -15,6 +15,9 @@ export function TimeTravelBar(props: { travel: TimeTravel }) {
   const [bounds, setBounds] = createSignal<{ oldest: string; head: string } | null>(null);
   const [boundsError, setBoundsError] = createSignal<string | null>(null);
   const [target, setTarget] = createSignal('');
+  const [time, setTime] = createSignal('');
+  /** Whichever the user set last: a position, or a time of day. */
+  const [by, setBy] = createSignal<'position' | 'time'>('position');
 
   const openPicker = async () => {
     setOpen(true);
@@ -29,6 +32,11 @@ export function TimeTravelBar(props: { travel: TimeTravel }) {
   };
   const go = (e?: Event) => {
     e?.preventDefault();
+    if (by() === 'time' && time()) {
+      const when = new Date(time());
+      if (!Number.isNaN(when.getTime())) void travel().travelToTime(when);
+      return;
+    }
     const position = target().trim();
     if (!/^(0|[1-9][0-9]*)$/.test(position)) return;
     void travel().travel(position);
@@ -94,12 +102,37 @@ export function TimeTravelBar(props: { travel: TimeTravel }) {
                 step="1"
                 value={target() || '0'}
                 disabled={!bounds()}
-                onInput={(e) => setTarget(e.currentTarget.value)}
+                onInput={(e) => {
+                  setTarget(e.currentTarget.value);
+                  setBy('position');
+                }}
               />
             </div>
             <div class="field travel__position">
               <label for="travel-position">Position</label>
-              <input id="travel-position" inputmode="numeric" pattern="[0-9]*" value={target()} onInput={(e) => setTarget(e.currentTarget.value)} data-testid="travel-input" />
+              <input
+                id="travel-position"
+                inputmode="numeric"
+                pattern="[0-9]*"
+                value={target()}
+                onInput={(e) => {
+                  setTarget(e.currentTarget.value);
+                  setBy('position');
+                }}
+              />
+            </div>
+            <div class="field travel__time">
+              <label for="travel-time">or a time</label>
+              <input
+                id="travel-time"
+                type="datetime-local"
+                step="1"
+                value={time()}
+                onInput={(e) => {
+                  setTime(e.currentTarget.value);
+                  setBy('time');
+                }}
+              />
             </div>
             <div class="travel__actions">
               <button type="submit" class="button button--small button--primary">

@@ -132,6 +132,23 @@ export function createTimeTravel(api: () => Api) {
       }
     },
 
+    /** Shows the board as it was at `time`: right after the last change committed by then. */
+    async travelToTime(time: Date): Promise<void> {
+      const token = ++run;
+      setError(null);
+      try {
+        const { position } = await api().events.positionAt.query({ at: time.toISOString() });
+        if (token === run) await this.travel(position);
+      } catch (err) {
+        if (token !== run) return;
+        setError(
+          errorCode(err) === 'PRECONDITION_FAILED'
+            ? `The board at ${time.toLocaleString()} cannot be shown: ${toUserError(err).message}. Pick a later moment.`
+            : `Could not find the moment ${time.toLocaleString()}: ${toUserError(err).message}`,
+        );
+      }
+    },
+
     /** Replays the next change after the current position; false at the end of the log. */
     async forward(): Promise<boolean> {
       const token = run;
