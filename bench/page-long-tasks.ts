@@ -30,6 +30,10 @@ const { values } = parseArgs({
     orders: { type: 'string', default: '2000' },
     rate: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '20' },
+    /** Also print where the page's main thread spent its time (a CPU profile over the stream). */
+    profile: { type: 'boolean', default: false },
+    /** Hide part of the page (a CSS selector) to see what it costs: '[data-testid=flow]', '.orders'. */
+    hide: { type: 'string' },
   },
 });
 const ORDERS = Number(values.orders);
@@ -65,10 +69,17 @@ try {
   await page.goto(app.url);
   await page.getByTestId('connection-status').filter({ hasText: 'Live' }).waitFor();
   await page.getByTestId('flow-summary').filter({ hasNotText: 'Loading' }).waitFor();
-  await page.locator('[data-testid="flow"] canvas').first().waitFor();
+  await page.locator('[data-testid="flow"] canvas').first().waitFor({ state: 'attached' });
+  // (Through the CSSOM: the page's Content-Security-Policy allows no <style> of ours.)
+  if (values.hide) await page.evaluate((selector) => document.querySelectorAll<HTMLElement>(selector).forEach((el) => (el.style.display = 'none')), values.hide);
   // Loading the page is not what is measured: only the tasks while changes stream in.
   await page.evaluate(() => ((window as unknown as { __longTasks: number[] }).__longTasks.length = 0));
 
+  const cdp = values.profile ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.start');
+  }
   const total = RATE * SECONDS;
   const started = performance.now();
   const inFlight: Array<Promise<unknown>> = [];
@@ -88,6 +99,7 @@ try {
   // Until the page shows the last create, its work on the stream is not over.
   await page.locator(`text=Streamed ${total - (total - 1) % 4 - 1}`).first().waitFor({ timeout: 30_000 }).catch(() => {});
   const tasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+  if (cdp) printProfile((await cdp.send('Profiler.stop')).profile);
 
   const sorted = [...tasks].sort((a, b) => b - a);
   const [load1, load5] = loadavg();
@@ -98,4 +110,21 @@ try {
   await browser.close();
   await app.close();
   await rm(dataDir, { recursive: true, force: true });
+}
+
+type Profile = { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples?: number[]; timeDeltas?: number[] };
+
+/** The functions the page spent most time in (self time), from a CDP CPU profile. */
+function printProfile(profile: Profile) {
+  const self = new Map<number, number>();
+  profile.samples?.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0)));
+  const byName = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = `${functionName || '(anonymous)'} ${url.split('/').pop()}:${lineNumber}`;
+    byName.set(name, (byName.get(name) ?? 0) + (self.get(node.id) ?? 0));
+  }
+  const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  console.log('where the page spent its time (self, ms):');
+  for (const [name, us] of top) console.log(`  ${(us / 1000).toFixed(0).padStart(6)}  ${name}`);
 }
