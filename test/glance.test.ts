@@ -1,75 +1,11 @@
-import { TRPCClientError } from '@trpc/client';
 import { describe, expect } from 'vitest';
 import { createDatabase } from '../server/db/client.ts';
-import { pruneEventBatch } from '../server/db/prune-events.ts';
-import { applyCountMoves, totalOf, zeroCounts, type StatusCounts } from '../shared/order-counts.ts';
+import { movesBetween, storeCountBlocks, type StatusMove } from '../server/db/order-count-blocks.ts';
+import { applyCountMoves, totalOf, zeroCounts } from '../shared/order-counts.ts';
 import { FLOW_BUCKETS, flowKindsOf, type FlowBucketSize } from '../shared/order-flow.ts';
-import { ORDER_STATUSES, type OrderStatus } from '../shared/order-status.ts';
-import type { Order, OrderEvent } from '../shared/orders.ts';
-import { test, type Client, type TestServer } from './support/server.ts';
-
-const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
-
-/** The orders right after `position`, replayed from the log as events.list gave it: the oracle. */
-function replay(log: OrderEvent[], position: string): Map<string, Order> {
-  const orders = new Map<string, Order>();
-  for (const e of log) {
-    if (BigInt(e.id) > BigInt(position)) break;
-    if (e.type === 'deleted') orders.delete(e.orderId);
-    else orders.set(e.orderId, e.order);
-  }
-  return orders;
-}
-
-function countsOf(orders: Iterable<Order>): StatusCounts {
-  const counts = zeroCounts();
-  for (const o of orders) counts[o.status]++;
-  return counts;
-}
-
-async function tableCounts(server: TestServer): Promise<StatusCounts> {
-  const rows = await server.sql<{ status: OrderStatus; count: number }[]>`select status, count(*)::int as count from orders group by status`;
-  const counts = zeroCounts();
-  for (const r of rows) counts[r.status] = r.count;
-  return counts;
-}
-
-/** Every page of orders.list({ asOf }), `limit` at a time. */
-async function listAllAsOf(client: Client, asOf: string, limit: number, status?: OrderStatus): Promise<Order[]> {
-  const all: Order[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.orders.list.query({ asOf, limit, status, cursor });
-    expect(page.lastEventId).toBe(asOf);
-    all.push(...page.orders);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return all;
-}
-
-const byId = (orders: Iterable<Order>) => [...orders].sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
-
-/** A history with every kind of change, through the API and SQL, an id deleted and created again among them. */
-async function writeHistory(server: TestServer, client: Client): Promise<void> {
-  const made = await client.orders.createMany.mutate({
-    orders: ORDER_STATUSES.flatMap((status, n) => [
-      { customerName: `A${n}`, productName: 'p', status },
-      { customerName: `B${n}`, productName: 'q' },
-    ]),
-  });
-  await client.orders.update.mutate({ id: made[1]!.id, status: 'shipped' });
-  await client.orders.update.mutate({ id: made[1]!.id, status: 'delivered' });
-  await client.orders.update.mutate({ id: made[3]!.id, customerName: 'Renamed' });
-  await client.orders.delete.mutate({ id: made[5]!.id });
-  await server.sql`update orders set status = 'cancelled' where id = ${made[7]!.id}`;
-  await server.sql`delete from orders where id = ${made[9]!.id}`;
-  // The same id again, as only SQL can.
-  await server.sql`insert into orders (id, customer_name, product_name, status) overriding system value
-                   values (${made[5]!.id}, 'Again', 'r', 'confirmed')`;
-  await client.orders.update.mutate({ id: made[5]!.id, status: 'shipped' });
-  await client.orders.create.mutate({ customerName: 'Late', productName: 's', status: 'cancelled' });
-  await client.orders.delete.mutate({ id: made[0]!.id });
-}
+import { ORDER_STATUSES } from '../shared/order-status.ts';
+import { codeOf, countsOf, replay, tableCounts, writeHistory } from './support/replay.ts';
+import { test, type Client } from './support/server.ts';
 
 describe('orders.counts', () => {
   test('equals SELECT status, count(*) after a burst of concurrent API and SQL writes, and moves exactly by the events after it', async ({ server }) => {
@@ -156,54 +92,38 @@ describe('orders.flow', () => {
   }
 });
 
-// Last: it prunes the log this file's server shares.
-describe('time travel: orders.list and orders.counts with asOf', () => {
-  test('every position shows exactly the rows the log says, paged, filtered, also after pruning; outside the log: PRECONDITION_FAILED', async ({ server }) => {
+describe('stored blocks of count moves', () => {
+  test('sum, with the log around them, exactly what the events between two positions move', async ({ server }) => {
     const client = server.client();
-    const start = (await client.events.head.query()).lastEventId;
     await writeHistory(server, client);
     const log = await server.logAfter('0');
-    const head = log.at(-1)!.id;
-    // Every position of this test's history (the file's earlier tests wrote the rest).
-    const positions = [start, ...log.filter((e) => BigInt(e.id) > BigInt(start)).map((e) => e.id)];
-
-    const check = async (position: string) => {
-      const expected = byId(replay(log, position).values());
-      expect(await listAllAsOf(client, position, 3), `asOf ${position}`).toEqual(expected);
-      const counts = await client.orders.counts.query({ asOf: position });
-      expect(counts).toEqual({ counts: countsOf(expected), total: expected.length, lastEventId: position });
+    const last = log.at(-1)!.id;
+    const expected = (after: number, through: number) => {
+      const counts = zeroCounts();
+      for (const e of log) if (Number(e.id) > after && Number(e.id) <= through) applyCountMoves(counts, e);
+      return counts;
     };
-    for (const position of positions) await check(position);
-    for (const status of ['shipped', 'pending'] as const) {
-      for (const position of positions.filter((_, i) => i % 4 === 0)) {
-        const expected = byId([...replay(log, position).values()].filter((o) => o.status === status));
-        expect(await listAllAsOf(client, position, 2, status), `asOf ${position}, ${status}`).toEqual(expected);
-      }
-    }
-
-    const ahead = (BigInt(head) + 1n).toString();
-    for (const query of [client.orders.list.query({ asOf: ahead }), client.orders.counts.query({ asOf: ahead })]) {
-      const err = await query.catch((e: unknown) => e);
-      expect(codeOf(err)).toBe('PRECONDITION_FAILED');
-      expect((err as Error).message).toContain(`ahead of the log, which ends at ${head}`);
-    }
-
-    // Prune the first half: what is left still rebuilds every position from the pruned end on.
+    const asCounts = (moves: StatusMove[]) => {
+      const counts = zeroCounts();
+      for (const m of moves) counts[m.status] += m.count;
+      return counts;
+    };
     const { sql, db } = createDatabase(server.app.databaseUrl);
+    const size = 4n; // small blocks, so that this log has many; the table is emptied after
     try {
-      await server.sql`update order_events set at = at - interval '2 hours'`;
-      const upTo = log.findIndex((e) => e.id === positions[Math.floor(positions.length / 2)]) + 1;
-      expect(await pruneEventBatch(db, 3_600_000, upTo)).toMatchObject({ deleted: upTo, prunedThrough: log[upTo - 1]!.id });
+      // Only blocks the log has passed are stored: none past its end.
+      await storeCountBlocks(db, '0', (BigInt(last) + 20n).toString(), size);
+      const stored = await server.sql<{ block: string }[]>`select block::text from order_count_blocks order by block`;
+      expect(stored.length).toBeGreaterThan(3);
+      expect(stored.every((b) => (BigInt(b.block) + 1n) * size <= BigInt(last))).toBe(true);
+      for (let after = 0; after <= Number(last); after += 3) {
+        for (const through of [after + 1, after + 5, after + 13, Number(last)]) {
+          expect(asCounts(await movesBetween(db, String(after), String(through), size)), `(${after}, ${through}]`).toEqual(expected(after, through));
+        }
+      }
     } finally {
+      await server.sql`delete from order_count_blocks`;
       await sql.end();
-    }
-    const prunedEnd = positions[Math.floor(positions.length / 2)]!;
-    for (const position of positions.filter((p) => BigInt(p) >= BigInt(prunedEnd))) await check(position);
-    const before = (BigInt(prunedEnd) - 1n).toString();
-    for (const query of [client.orders.list.query({ asOf: before }), client.orders.counts.query({ asOf: before })]) {
-      const err = await query.catch((e: unknown) => e);
-      expect(codeOf(err)).toBe('PRECONDITION_FAILED');
-      expect((err as Error).message).toContain(`before the oldest position the log can rebuild, ${prunedEnd}`);
     }
   });
 });

@@ -45,6 +45,8 @@ export async function listOrdersAsOf(
         cross join lateral (
           select least((select min(e.order_id) from order_events e where e.order_id > w.order_id),
                        (select min(x.order_id) from order_log_base x where x.order_id > w.order_id)) as order_id
+          -- OFFSET 0 keeps the planner from copying this into each use below (4 times the probes).
+          offset 0
         ) c
         cross join lateral (
           -- jsonb 'null' marks "deleted at asOf", so that the base is asked only when the log
@@ -56,6 +58,7 @@ export async function listOrdersAsOf(
                      order by e.id desc limit 1),
                    (select x."order" from order_log_base x where x.order_id = c.order_id)),
                  'null'::jsonb) as state
+          offset 0
         ) o
         cross join lateral (
           select case when ${opts.status ?? null}::text is null or o.state->>'status' = ${opts.status ?? null}::text

@@ -154,3 +154,16 @@ export const orderEventsPending = pgTable('order_events_pending', {
   actor: text('actor').notNull(),
   at: timestampMs('at').notNull().default(sql`clock_timestamp()`),
 });
+
+/**
+ * How much each block of positions moved the orders per status: the sum of `countMoves`
+ * (shared/order-counts.ts) over the events at positions (block * size, (block + 1) * size].
+ * A cache that `orders.counts({ asOf })` fills as it goes, for blocks the log has passed
+ * (no event can appear there any more), so counts at a past position read a few of these
+ * instead of every event since (server/db/order-count-blocks.ts).
+ */
+export const orderCountBlocks = pgTable('order_count_blocks', {
+  block: bigint('block', { mode: 'bigint' }).primaryKey(),
+  /** status -> net move; statuses that did not move are left out */
+  moves: jsonb('moves').$type<Partial<Record<string, number>>>().notNull(),
+});
