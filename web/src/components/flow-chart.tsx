@@ -52,6 +52,7 @@ export function FlowChart(props: {
     return i === null ? null : (buckets()[i] ?? null);
   };
   const shown = (k: FlowKind) => pointed()?.[k] ?? totals()[k];
+  const markerInWindow = () => props.marker != null && props.marker >= props.flow.start;
   const busy = createMemo(() => buckets().filter((b) => FLOW_KINDS.some((k) => b[k] > 0)).reverse());
   const label = (start: number) => (props.scale === 'minute' ? minuteFormat : hourFormat).format(start);
 
@@ -163,7 +164,9 @@ export function FlowChart(props: {
           </For>
           <span class="visually-hidden">, {props.scale === 'minute' ? 'in the last hour' : 'in the last day'}.</span>
           <Show when={props.marker != null}>
-            <span class="flow__marker-note">│ the moment shown</span>
+            <span class="flow__marker-note">
+              {markerInWindow() ? '│ the moment shown' : `The moment shown is before ${props.scale === 'minute' ? 'this hour' : 'this day'}`}
+            </span>
           </Show>
         </Show>
       </p>

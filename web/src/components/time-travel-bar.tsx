@@ -64,13 +64,13 @@ export function TimeTravelBar(props: { travel: TimeTravel }) {
               </div>
               <p class="travel__step muted" aria-live="polite" data-testid="travel-step">
                 {s().last ? `Change ${s().steps} after position ${s().start}: ${describeEvent(s().last!)}` : `Step through the changes after position ${s().start}, one at a time.`}
-                {s().end ? ' No later change yet.' : ''}
+                {s().end ? ' No later change in the log yet.' : ''}
               </p>
               <div class="travel__actions">
                 <button type="button" class="button button--small" disabled={s().steps === 0} onClick={() => travel().back()}>
                   ◀ Previous change
                 </button>
-                <button type="button" class="button button--small" disabled={s().end} onClick={() => void travel().forward()}>
+                <button type="button" class="button button--small" onClick={() => void travel().forward()}>
                   Next change ▶
                 </button>
                 <button type="button" class="button button--small button--primary" onClick={() => travel().returnToLive()}>

@@ -16,7 +16,8 @@ export type TimeTravelState =
    * The board as it was right after `position`: `start` is where the travel landed, every
    * step since is on the replay stack, `last` the change that led here (null at `start`).
    * `at`: when that change (or the event at `start`, `startAt`) was committed, if known.
-   * `end`: no change after `position` is in the log yet.
+   * `end`: the last look found no change after `position` (a later one may come: the next
+   * step looks again).
    */
   | { kind: 'past'; start: string; startAt: string | null; position: string; steps: number; last: OrderEvent | null; at: string | null; end: boolean };
 
@@ -40,8 +41,10 @@ export function createTimeTravel(api: () => Api) {
   let run = 0;
   let steps: Step[] = [];
   let ahead: OrderEvent[] = [];
-  /** The position up to which the log was read for the replay; null once its end was seen. */
-  let readThrough: string | null = null;
+  /** The position up to which the log was read for the replay. */
+  let readThrough = '0';
+  /** The last read reached the log's end. */
+  let atEnd = false;
   let fetching: Promise<void> | null = null;
 
   const current = () => {
@@ -51,16 +54,16 @@ export function createTimeTravel(api: () => Api) {
 
   const readAhead = (token: number): Promise<void> => {
     if (fetching) return fetching;
-    if (readThrough === null) return Promise.resolve();
     const after = readThrough;
     fetching = api()
       .events.list.query({ after, limit: REPLAY_PAGE })
       .then((page) => {
         if (token !== run) return;
         ahead.push(...page.events);
-        readThrough = page.events.length < REPLAY_PAGE ? null : page.lastEventId;
+        readThrough = page.lastEventId;
+        atEnd = page.events.length < REPLAY_PAGE;
         const s = current();
-        if (s) setState({ ...s, end: ahead.length === 0 && readThrough === null });
+        if (s) setState({ ...s, end: ahead.length === 0 && atEnd });
       })
       .finally(() => {
         fetching = null;
@@ -115,6 +118,7 @@ export function createTimeTravel(api: () => Api) {
         steps = [];
         ahead = [];
         readThrough = position;
+        atEnd = false;
         batch(() => {
           setOrders(reconcile(Object.fromEntries(rows.map((o) => [o.id, o]))));
           setCounts(reconcile(total.counts));
@@ -162,7 +166,11 @@ export function createTimeTravel(api: () => Api) {
       }
       const s = current();
       const event = ahead.shift();
-      if (token !== run || !s || !event) return false;
+      if (token !== run || !s) return false;
+      if (!event) {
+        setState({ ...s, end: true });
+        return false;
+      }
       steps.push({ event, before: orders[event.orderId] });
       batch(() => {
         setOrders(
@@ -172,9 +180,9 @@ export function createTimeTravel(api: () => Api) {
           }),
         );
         setCounts(produce((c) => applyCountMoves(c, event)));
-        setState({ ...s, position: event.id, steps: steps.length, last: event, at: event.at, end: ahead.length === 0 && readThrough === null });
+        setState({ ...s, position: event.id, steps: steps.length, last: event, at: event.at, end: ahead.length === 0 && atEnd });
       });
-      if (ahead.length < 20) void readAhead(token).catch(() => {});
+      if (ahead.length < 20 && !atEnd) void readAhead(token).catch(() => {});
       return true;
     },
 
@@ -207,7 +215,6 @@ export function createTimeTravel(api: () => Api) {
       run++;
       steps = [];
       ahead = [];
-      readThrough = null;
       batch(() => {
         setError(null);
         setState({ kind: 'live' });
