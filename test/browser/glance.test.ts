@@ -236,6 +236,16 @@ describe('the shop at a glance', () => {
     await page.getByTestId('travel-status').waitFor({ state: 'detached' });
     await expectPageEqualsDatabase(page, server.sql);
     expect((await pageRows(page)).map((r) => r.customerName)).toContain('Dee');
+
+    // A time of day instead of a position: after every change so far, it is the log's head.
+    const [{ head }] = await server.sql<[{ head: string }]>`select max(id)::text as head from order_events`;
+    const open = page.getByRole('button', { name: 'See the board at an earlier moment' });
+    if (await open.isVisible()) await open.click();
+    await page.locator('#travel-time').fill('2099-01-01T00:00:00');
+    await page.getByRole('button', { name: 'Go', exact: true }).click();
+    await expect.poll(() => travelPosition(page), WAIT).toBe(head);
+    await expect.poll(() => pageRows(page), WAIT).toEqual(await databaseRows(server.sql));
+    await page.getByRole('button', { name: 'Back to live' }).click();
     expect(await mismatches()).toEqual([]);
     await context.close();
   });

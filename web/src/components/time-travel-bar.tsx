@@ -73,7 +73,14 @@ export function TimeTravelBar(props: { travel: TimeTravel }) {
                 <button type="button" class="button button--small" onClick={() => void travel().forward()}>
                   Next change ▶
                 </button>
-                <button type="button" class="button button--small button--primary" onClick={() => travel().returnToLive()}>
+                <button
+                  type="button"
+                  class="button button--small button--primary"
+                  onClick={() => {
+                    setOpen(false);
+                    travel().returnToLive();
+                  }}
+                >
                   Back to live
                 </button>
               </div>
