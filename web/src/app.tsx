@@ -21,7 +21,6 @@ import { createIdentity } from './stores/identity.ts';
 import { startLiveSync } from './stores/live-sync.ts';
 import { createOrderView } from './stores/order-view.ts';
 import { createOrdersStore } from './stores/orders.ts';
-import { createStatusCounts } from './stores/status-counts.ts';
 import { createTimeTravel } from './stores/time-travel.ts';
 
 export function App() {
@@ -30,9 +29,8 @@ export function App() {
   const access = createAccess();
   const identity = createIdentity();
   const api = () => sync.api();
-  const counts = createStatusCounts(api);
   const flow = createFlow(api);
-  const sync = startLiveSync(store, feed, access, [counts, flow]);
+  const sync = startLiveSync(store, feed, access, [flow]);
   const travel = createTimeTravel(api);
   // In the past, the table, counts and chart show the moment picked; the live copy, its
   // subscription and the live figures keep going underneath, so nothing is missed meanwhile.
@@ -46,7 +44,9 @@ export function App() {
       return s.kind === 'past' && s.last?.orderId === id ? 'updated' : undefined;
     },
   };
-  const shownCounts = () => (inPast() ? travel.counts : counts.position() !== null ? counts.value : null);
+  // Live: the client library's counts (taken with its snapshot, moved by each change after it),
+  // set in the same batch as the rows they count.
+  const shownCounts = () => (inPast() ? travel.counts : (store.live()?.counts()?.counts ?? null));
   const connection = {
     state: () => store.live()?.state() ?? 'connecting',
     transport: () => store.live()?.transport() ?? 'websocket',

@@ -81,6 +81,9 @@ export function createLiveOrdersStore(live: LiveOrders, options: { onChanges?: (
     }),
     live.on('snapshot', () => {
       snapshot = true;
+      // A new snapshot (a resync) counts afresh: until its counts are read there are none, and
+      // the last ones (of the rows it replaces) must not be shown beside its rows.
+      latestCounts = live.counts;
       schedule();
     }),
     live.on('state', (next) => {

@@ -9,8 +9,7 @@ const RETRY_MS = 2_000;
 export type Positioned<T> = { value: T; lastEventId: string };
 
 /**
- * A figure the server computes over the whole table or log (the counts per status, the flow
- * per minute), kept live on the page: read at a known position (`lastEventId`), then moved by
+ * A figure the server computes over the whole log (the flow per minute), kept live on the page: read at a known position (`lastEventId`), then moved by
  * each live event after that position, none before it and none twice. So it is exact at every
  * moment, and a missed or doubled event would show as a figure that disagrees with the table.
  *
