@@ -82,6 +82,30 @@ function replay(log: readonly OrderEvent[], position: string): Row[] {
     .map((o) => ({ id: o.id, status: o.status, version: o.version, customerName: o.customerName, productName: o.productName }));
 }
 
+/** Per minute, what the log says up to `upTo`: each event counted by the flow's definition (shared/order-flow.ts), newest minute first. */
+function flowPerMinute(log: readonly OrderEvent[], upTo?: string) {
+  const buckets = new Map<string, Record<string, number>>();
+  for (const event of log) {
+    if (upTo !== undefined && BigInt(event.id) > BigInt(upTo)) break;
+    const start = new Date(Math.floor(Date.parse(event.at) / 60_000) * 60_000).toISOString();
+    for (const kind of flowKindsOf(event)) {
+      const bucket = buckets.get(start) ?? Object.fromEntries(FLOW_KINDS.map((k) => [k, 0]));
+      bucket[kind]! += 1;
+      buckets.set(start, bucket);
+    }
+  }
+  return Object.fromEntries([...buckets].sort(([a], [b]) => (a < b ? 1 : -1)));
+}
+
+/** The chart's numbers as its table gives them (open "Numbers per minute" first), by minute. */
+function chartNumbers(page: Page) {
+  return page.$$eval('[data-testid="flow-table"] tbody tr', (trs) =>
+    Object.fromEntries(
+      trs.map((tr) => [tr.getAttribute('data-start'), Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.getAttribute('data-kind'), Number(td.textContent)]))]),
+    ),
+  );
+}
+
 async function travelTo(page: Page, position: string) {
   const open = page.getByRole('button', { name: 'See the board at an earlier moment' });
   if (await open.isVisible()) await open.click();
@@ -144,38 +168,20 @@ describe('the shop at a glance', () => {
     await Promise.all(burst.slice(7, 10).map((o) => client.orders.update.mutate({ id: o.id, status: 'cancelled' })));
     await client.orders.create.mutate({ customerName: 'Walk-in', productName: 'Umbrella', status: 'delivered' });
 
-    // Per minute, what the log says: each event counted by the flow's definition (shared/order-flow.ts).
-    const expected = async () => {
-      const buckets = new Map<string, Record<string, number>>();
-      for (const event of await wholeLog(server)) {
-        const start = new Date(Math.floor(Date.parse(event.at) / 60_000) * 60_000).toISOString();
-        for (const kind of flowKindsOf(event)) {
-          const bucket = buckets.get(start) ?? Object.fromEntries(FLOW_KINDS.map((k) => [k, 0]));
-          bucket[kind]! += 1;
-          buckets.set(start, bucket);
-        }
-      }
-      return Object.fromEntries([...buckets].sort(([a], [b]) => (a < b ? 1 : -1)));
-    };
-    const shown = () =>
-      page.$$eval('[data-testid="flow-table"] tbody tr', (trs) =>
-        Object.fromEntries(
-          trs.map((tr) => [tr.getAttribute('data-start'), Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.getAttribute('data-kind'), Number(td.textContent)]))]),
-        ),
-      );
+    const expected = async () => flowPerMinute(await wholeLog(server));
     await page.getByText('Numbers per minute').click();
     const log = await expected();
     // The burst is in the log as written: 24 created, 7 shipped, 3 cancelled, 1 delivered.
     const kinds = (await server.logAfter(before)).flatMap((e) => flowKindsOf(e));
     expect(tally(kinds.filter((k) => k !== 'created'))).toMatchObject({ shipped: 7, cancelled: 3, delivered: 1 });
     expect(kinds.filter((k) => k === 'created')).toHaveLength(24);
-    await expect.poll(shown, WAIT).toEqual(log);
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(log);
 
     // Read afresh from the server's flow query, it is the same.
     await page.reload();
     await page.getByTestId('flow-summary').filter({ hasNotText: 'Loading' }).waitFor();
     await page.getByText('Numbers per minute').click();
-    await expect.poll(shown, WAIT).toEqual(log);
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(log);
     await context.close();
   });
 
@@ -205,12 +211,17 @@ describe('the shop at a glance', () => {
     expect(atDelete.some((r) => r.id === b!.id)).toBe(false);
     await expect.poll(() => pageRows(page), WAIT).toEqual(atDelete);
     expect(await pageCounts(page)).toEqual(tally(atDelete.map((r) => r.status)));
+    // The chart too: the hour up to that moment, without what came after it.
+    await page.getByText('Numbers per minute').click();
+    await page.getByTestId('flow-summary').filter({ hasText: 'up to the moment shown' }).waitFor();
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(flowPerMinute(log, deletedAt));
 
     // One change forward: the order comes back under its old id, as the new order it is.
     const next = log.find((e) => BigInt(e.id) > BigInt(deletedAt))!;
     await page.getByRole('button', { name: 'Next change ▶' }).click();
     await expect.poll(() => travelPosition(page), WAIT).toBe(next.id);
     await expect.poll(() => pageRows(page), WAIT).toEqual(replay(log, next.id));
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(flowPerMinute(log, next.id));
     expect((await pageRows(page)).find((r) => r.id === b!.id)?.customerName).toBe('Bea again');
     await page.getByTestId('travel-step').filter({ hasText: `Order ${b!.id}` }).waitFor();
 
@@ -221,6 +232,7 @@ describe('the shop at a glance', () => {
     await expect.poll(() => travelPosition(page), WAIT).toBe(deletedAt);
     await expect.poll(() => pageRows(page), WAIT).toEqual(atDelete);
     expect(await pageCounts(page)).toEqual(tally(atDelete.map((r) => r.status)));
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(flowPerMinute(log, deletedAt));
 
     // An order's history on the same timeline: the board can be shown right after any change.
     log = await wholeLog(server);

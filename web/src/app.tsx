@@ -1,4 +1,4 @@
-import { createSignal, onCleanup, Show } from 'solid-js';
+import { createEffect, createSignal, on, onCleanup, Show } from 'solid-js';
 import type { Order } from '../../shared/orders.ts';
 import type { OrderStatus } from '../../shared/order-status.ts';
 import { ActivityFeed } from './components/activity-feed.tsx';
@@ -21,6 +21,7 @@ import { createIdentity } from './stores/identity.ts';
 import { startLiveSync } from './stores/live-sync.ts';
 import { createOrderView } from './stores/order-view.ts';
 import { createOrdersStore } from './stores/orders.ts';
+import { createPastFlow } from './stores/past-flow.ts';
 import { createTimeTravel } from './stores/time-travel.ts';
 
 export function App() {
@@ -31,7 +32,13 @@ export function App() {
   const api = () => sync.api();
   const flow = createFlow(api);
   const sync = startLiveSync(store, feed, access, [flow]);
-  const travel = createTimeTravel(api);
+  const pastFlow = createPastFlow(api, flow.scale);
+  const travel = createTimeTravel(api, {
+    landed: (position, at) => void pastFlow.load(position, at),
+    stepped: (event) => pastFlow.stepped(event),
+    steppedBack: (position, at) => pastFlow.steppedBack(position, at),
+    left: () => pastFlow.clear(),
+  });
   // In the past, the table, counts and chart show the moment picked; the live copy, its
   // subscription and the live figures keep going underneath, so nothing is missed meanwhile.
   const inPast = () => travel.state().kind === 'past';
@@ -46,6 +53,14 @@ export function App() {
   };
   // Live: the client library's counts (taken with its snapshot, moved by each change after it),
   // set in the same batch as the rows they count.
+  // Another span picked while in the past: that window, counted up to the moment shown.
+  createEffect(
+    on(flow.scale, () => {
+      const s = travel.state();
+      if (s.kind === 'past') void pastFlow.load(s.position, s.at);
+    }, { defer: true }),
+  );
+  const pastChart = () => inPast() && pastFlow.state() !== 'marked';
   const shownCounts = () => (inPast() ? travel.counts : (store.live()?.counts()?.counts ?? null));
   const connection = {
     state: () => store.live()?.state() ?? 'connecting',
@@ -189,13 +204,14 @@ export function App() {
             />
             <TimeTravelBar travel={travel} />
             <FlowChart
-              flow={flow.value}
-              ready={flow.position() !== null}
+              flow={pastChart() ? pastFlow.series : flow.value}
+              ready={pastChart() ? pastFlow.state() !== 'loading' : flow.position() !== null}
               scale={flow.scale()}
               onScale={flow.setScale}
+              past={pastChart() ? pastFlow.state() : null}
               marker={(() => {
                 const s = travel.state();
-                return s.kind === 'past' && s.at ? Date.parse(s.at) : null;
+                return s.kind === 'past' && s.at && !pastChart() ? Date.parse(s.at) : null;
               })()}
             />
             <Show when={!inPast()}>

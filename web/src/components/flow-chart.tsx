@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { FLOW_KINDS, type FlowKind } from '../../../shared/order-flow.ts';
 import { FLOW_SCALE_LABELS, type FlowScale, type FlowSeries } from '../stores/flow.ts';
+import type { PastFlowState } from '../stores/past-flow.ts';
 
 const LABELS: Record<FlowKind, string> = { created: 'Created', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled' };
 // The same hues as the status pills, a step stronger so a 2 px line reads on white.
@@ -29,6 +30,8 @@ export function FlowChart(props: {
   onScale: (scale: FlowScale) => void;
   /** A moment to mark (ms since the epoch): the board shown is as it was then; what came after is dimmed. */
   marker?: number | null;
+  /** The window shown ends at a past moment (past-flow.ts): 'partial' when the log's start is pruned inside it. */
+  past?: PastFlowState | null;
 }) {
   let box!: HTMLDivElement;
   let chart: uPlot | undefined;
@@ -162,7 +165,15 @@ export function FlowChart(props: {
               </span>
             )}
           </For>
-          <span class="visually-hidden">, {props.scale === 'minute' ? 'in the last hour' : 'in the last day'}.</span>
+          <Show
+            when={props.past && props.past !== 'marked'}
+            fallback={<span class="visually-hidden">, {props.scale === 'minute' ? 'in the last hour' : 'in the last day'}.</span>}
+          >
+            <span class="flow__marker-note">
+              in the {props.scale === 'minute' ? 'hour' : 'day'} up to the moment shown
+              {props.past === 'partial' ? ' (the log’s older changes are pruned)' : ''}
+            </span>
+          </Show>
           <Show when={props.marker != null}>
             <span class="flow__marker-note">
               {markerInWindow() ? '│ the moment shown' : `The moment shown is before ${props.scale === 'minute' ? 'this hour' : 'this day'}`}

@@ -23,6 +23,14 @@ export type TimeTravelState =
 
 type Step = { event: OrderEvent; before: Order | undefined };
 
+/** What else moves with the board (the chart): told where the travel landed and of each step. */
+export type TimeTravelFollower = {
+  landed(position: string, at: string | null): void;
+  stepped(event: OrderEvent): void;
+  steppedBack(position: string, at: string | null): void;
+  left(): void;
+};
+
 /**
  * The board at a moment in the past: the orders and counts exactly as the log says they were
  * right after a position (`orders.list` and `orders.counts` with `asOf`), then a replay from
@@ -33,7 +41,7 @@ type Step = { event: OrderEvent; before: Order | undefined };
  * their own (shared/order-counts.ts), never recounted from these rows: a wrong step would show as
  * counts that disagree with the table.
  */
-export function createTimeTravel(api: () => Api) {
+export function createTimeTravel(api: () => Api, follower?: TimeTravelFollower) {
   const [state, setState] = createSignal<TimeTravelState>({ kind: 'live' });
   const [error, setError] = createSignal<string | null>(null);
   const [orders, setOrders] = createStore<Record<string, Order>>({});
@@ -124,6 +132,7 @@ export function createTimeTravel(api: () => Api) {
           setCounts(reconcile(total.counts));
           setState({ kind: 'past', start: position, startAt: at, position, steps: 0, last: null, at, end: false });
         });
+        follower?.landed(position, at);
         void readAhead(token).catch(() => {});
       } catch (err) {
         if (token !== run) return;
@@ -182,6 +191,7 @@ export function createTimeTravel(api: () => Api) {
         setCounts(produce((c) => applyCountMoves(c, event)));
         setState({ ...s, position: event.id, steps: steps.length, last: event, at: event.at, end: ahead.length === 0 && atEnd });
       });
+      follower?.stepped(event);
       if (ahead.length < 20 && !atEnd) void readAhead(token).catch(() => {});
       return true;
     },
@@ -207,6 +217,7 @@ export function createTimeTravel(api: () => Api) {
         );
         setState({ ...s, position: last?.id ?? s.start, steps: steps.length, last, at: last?.at ?? s.startAt, end: false });
       });
+      follower?.steppedBack(last?.id ?? s.start, last?.at ?? s.startAt);
       return true;
     },
 
@@ -220,6 +231,7 @@ export function createTimeTravel(api: () => Api) {
         setState({ kind: 'live' });
         setOrders(reconcile({}));
       });
+      follower?.left();
     },
 
     dismissError: () => setError(null),
