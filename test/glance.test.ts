@@ -1,6 +1,8 @@
 import { describe, expect } from 'vitest';
 import { createDatabase } from '../server/db/client.ts';
-import { movesBetween, storeCountBlocks, type StatusMove } from '../server/db/order-count-blocks.ts';
+import { COUNT_BLOCK_SIZE, movesBetween, storeCountBlocks, type StatusMove } from '../server/db/order-count-blocks.ts';
+import { CountBlockFiller } from '../server/events/count-block-filler.ts';
+import { createLogger } from '../server/logger.ts';
 import { applyCountMoves, totalOf, zeroCounts } from '../shared/order-counts.ts';
 import { FLOW_BUCKETS, flowKindsOf, type FlowBucketSize } from '../shared/order-flow.ts';
 import { ORDER_STATUSES } from '../shared/order-status.ts';
@@ -112,7 +114,7 @@ describe('stored blocks of count moves', () => {
     const size = 4n; // small blocks, so that this log has many; the table is emptied after
     try {
       // Only blocks the log has passed are stored: none past its end.
-      await storeCountBlocks(db, '0', (BigInt(last) + 20n).toString(), size);
+      await storeCountBlocks(db, '0', (BigInt(last) + 20n).toString(), { size });
       const stored = await server.sql<{ block: string }[]>`select block::text from order_count_blocks order by block`;
       expect(stored.length).toBeGreaterThan(3);
       expect(stored.every((b) => (BigInt(b.block) + 1n) * size <= BigInt(last))).toBe(true);
@@ -124,6 +126,30 @@ describe('stored blocks of count moves', () => {
     } finally {
       await server.sql`delete from order_count_blocks`;
       await sql.end();
+    }
+  });
+});
+
+describe('the count block filler', () => {
+  test('stores every block of 10,000 positions the log has passed, each the sum of its events', async ({ server }) => {
+    await server.sql`insert into orders (customer_name, product_name, status)
+                     select 'bulk ' || i, 'p', (array['pending', 'shipped'])[1 + i % 2]::order_status from generate_series(1, 20500) i`;
+    const last = BigInt(await server.sql<[{ last: string }]>`select max(id)::text as last from order_events`.then((r) => r[0].last));
+    const { sql, db } = createDatabase(server.app.databaseUrl);
+    try {
+      await new CountBlockFiller({ db, log: createLogger('silent') }).runOnce();
+    } finally {
+      await sql.end();
+    }
+    const log = await server.logAfter('0');
+    const stored = await server.sql<{ block: string; moves: Record<string, number> }[]>`select b.block::text as block, b.moves from order_count_blocks b order by b.block`;
+    const sealed = Number(last / COUNT_BLOCK_SIZE);
+    expect(stored.map((b) => Number(b.block))).toEqual(Array.from({ length: sealed }, (_, i) => i));
+    for (const b of stored) {
+      const counts = zeroCounts();
+      const from = BigInt(b.block) * COUNT_BLOCK_SIZE;
+      for (const e of log) if (BigInt(e.id) > from && BigInt(e.id) <= from + COUNT_BLOCK_SIZE) applyCountMoves(counts, e);
+      expect({ ...zeroCounts(), ...b.moves }).toEqual(counts);
     }
   });
 });

@@ -28,6 +28,17 @@ describe('time travel: orders.list and orders.counts with asOf', () => {
       }
     }
 
+    // The REST list takes it too, snake_case.
+    const middle = positions[Math.floor(positions.length / 2)]!;
+    const rest = await fetch(`${server.url}/api/orders?as_of=${middle}&limit=1000`);
+    expect(rest.status).toBe(200);
+    const body = (await rest.json()) as { orders: { id: string; status: string }[]; last_event_id: string };
+    expect(body.last_event_id).toBe(middle);
+    expect(body.orders.map((o) => [o.id, o.status])).toEqual(byId(replay(log, middle).values()).map((o) => [o.id, o.status]));
+    const refused = await fetch(`${server.url}/api/orders?as_of=${BigInt(head) + 1n}`);
+    expect(refused.status).toBe(412);
+    expect(((await refused.json()) as { error: string }).error).toContain('ahead of the log');
+
     const ahead = (BigInt(head) + 1n).toString();
     for (const query of [client.orders.list.query({ asOf: ahead }), client.orders.counts.query({ asOf: ahead })]) {
       const err = await query.catch((e: unknown) => e);

@@ -27,17 +27,22 @@ const movesOf = (where: SQL) => sql`
    group by k.status`;
 
 /**
- * Stores the moves of every block inside (after, through] that is not stored yet and that
+ * Stores the moves of every block (at most `limit`) inside (after, through] that is not stored yet and that
  * the log has passed (its last position is at or below the log's last, so no event can
  * appear in it) and still holds whole (nothing of it pruned). One statement of its own, run
  * before the read that uses the blocks: a reader's snapshot is read-only. Concurrent callers
- * compute the same rows; the first one in wins.
+ * compute the same rows; the first one in wins. Returns how many it stored.
  */
-export async function storeCountBlocks(db: Executor, after: string, through: string, size = COUNT_BLOCK_SIZE): Promise<void> {
+export async function storeCountBlocks(
+  db: Executor,
+  after: string,
+  through: string,
+  { size = COUNT_BLOCK_SIZE, limit }: { size?: bigint; limit?: number } = {},
+): Promise<number> {
   const first = (BigInt(after) + size - 1n) / size;
   const last = BigInt(through) / size - 1n;
-  if (last < first) return;
-  await db.execute(sql`
+  if (last < first) return 0;
+  const stored = await db.execute(sql`
     insert into order_count_blocks (block, moves)
     select b.block,
            coalesce((select jsonb_object_agg(m.status, m.count) filter (where m.count <> 0)
@@ -46,7 +51,9 @@ export async function storeCountBlocks(db: Executor, after: string, through: str
      where not exists (select 1 from order_count_blocks c where c.block = b.block)
        and (b.block + 1) * ${size} <= (select max(id) from order_events)
        and b.block * ${size} >= (select through from order_events_pruned)
+     ${limit === undefined ? sql`` : sql`limit ${limit}`}
     on conflict (block) do nothing`);
+  return stored.count;
 }
 
 /**

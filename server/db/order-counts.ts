@@ -6,37 +6,77 @@ import { inLogSnapshot } from './log-snapshot.ts';
 import { movesBetween, storeCountBlocks } from './order-count-blocks.ts';
 import { asOfOutOfRange, timeTravelBounds } from './time-travel.ts';
 
+/** Kept counts (`order_counts_at`) are at least this many positions apart. */
+const KEPT_COUNTS_SPACING = 1_000n;
+
 /**
- * The orders per status, exact at `lastEventId`: `SELECT status, count(*)` in the snapshot
- * `orders.list` reads (log-snapshot.ts), so the counts plus the events after `lastEventId`
- * are the counts at any later position.
+ * The orders per status right after a position: the log's last (`lastEventId`), or `asOf`.
+ * The same as `SELECT status, count(*)` in a snapshot holding exactly the events up to it, so
+ * the counts plus the events after `lastEventId` are the counts at any later position.
  *
- * With `asOf`, the counts right after that position: the same counts, in the same snapshot,
- * moved back by every event after `asOf` (each event says which status it entered and which
- * it left: shared/order-counts.ts). Exact whatever was pruned, since every event after a
- * position time travel accepts is still in the log; read mostly from stored blocks of moves
- * (order-count-blocks.ts), stored first if missing.
+ * Computed from the log: the nearest kept counts at or before the position (`order_counts_at`,
+ * drizzle/0009_order_counts_at.sql), moved by the events since (each says which status it
+ * entered and left: shared/order-counts.ts; read mostly from stored blocks of moves,
+ * order-count-blocks.ts). Positions up to the log's last are final (no event can appear
+ * there any more), so this needs no snapshot: only that none of the events read was pruned,
+ * checked after reading (the pruned end only rises). With nothing kept near enough, the
+ * orders are counted in the snapshot `orders.list` reads (log-snapshot.ts), moved back to
+ * the position, and kept for the next call.
  */
 export async function countOrders(db: Database, asOf?: string): Promise<OrderCounts> {
+  const bounds = await timeTravelBounds(db);
   if (asOf !== undefined) {
-    const bounds = await timeTravelBounds(db);
     const refused = asOfOutOfRange(asOf, bounds);
     if (refused) throw refused;
-    await storeCountBlocks(db, asOf, bounds.last);
   }
+  const at = asOf ?? bounds.last;
+  const kept = await keptCountsBefore(db, at, bounds.floor);
+  let counts = kept && (await moveForward(db, kept, at));
+  if (!counts) counts = await countRowsAt(db, at);
+  if (!kept || BigInt(at) - BigInt(kept.position) >= KEPT_COUNTS_SPACING) await keepCounts(db, at, counts);
+  return { counts, total: totalOf(counts), lastEventId: at };
+}
+
+type KeptCounts = { position: string; counts: StatusCounts };
+
+/** The kept counts nearest at or before `at`, not below the oldest position the log rebuilds. */
+async function keptCountsBefore(db: Executor, at: string, floor: string): Promise<KeptCounts | null> {
+  const [row] = await db.execute<{ position: string; counts: Record<string, number> }>(sql`
+    select k.position::text as position, k.counts from order_counts_at k
+     where k.position <= ${BigInt(at)} and k.position >= ${BigInt(floor)}
+     order by k.position desc limit 1`);
+  return row ? { position: row.position, counts: { ...zeroCounts(), ...row.counts } } : null;
+}
+
+/**
+ * `kept` moved by the events up to `at`; null when a prune took some of them meanwhile
+ * (then they are counted from the rows instead).
+ */
+async function moveForward(db: Executor, kept: KeptCounts, at: string): Promise<StatusCounts | null> {
+  await storeCountBlocks(db, kept.position, at);
+  const counts = { ...kept.counts };
+  for (const m of await movesBetween(db, kept.position, at)) counts[m.status] += m.count;
+  const { floor } = await timeTravelBounds(db);
+  return BigInt(floor) <= BigInt(kept.position) ? counts : null;
+}
+
+/** The rows counted in a snapshot of the log's head, moved back to `at`. */
+async function countRowsAt(db: Database, at: string): Promise<StatusCounts> {
+  await storeCountBlocks(db, at, (await timeTravelBounds(db)).last);
   return inLogSnapshot(db, async (tx, head) => {
-    const counts = await countRows(tx);
-    if (asOf === undefined) return withTotal(counts, head.position);
-    // The bounds again, in the snapshot: a prune since the check may have passed asOf.
-    const refused = asOfOutOfRange(asOf, await timeTravelBounds(tx));
+    // In the snapshot: a prune since the caller's check may have passed `at`.
+    const refused = asOfOutOfRange(at, await timeTravelBounds(tx));
     if (refused) throw refused;
-    for (const m of await movesBetween(tx, asOf, head.position)) counts[m.status] -= m.count;
-    return withTotal(counts, asOf);
+    const counts = await countRows(tx);
+    for (const m of await movesBetween(tx, at, head.position)) counts[m.status] -= m.count;
+    return counts;
   });
 }
 
-function withTotal(counts: StatusCounts, lastEventId: string): OrderCounts {
-  return { counts, total: totalOf(counts), lastEventId };
+async function keepCounts(db: Executor, position: string, counts: StatusCounts): Promise<void> {
+  await db.execute(sql`
+    insert into order_counts_at (position, counts) values (${BigInt(position)}, ${JSON.stringify(counts)}::jsonb)
+    on conflict (position) do nothing`);
 }
 
 // One count per status, from the one list of them.

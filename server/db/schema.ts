@@ -167,3 +167,15 @@ export const orderCountBlocks = pgTable('order_count_blocks', {
   /** status -> net move; statuses that did not move are left out */
   moves: jsonb('moves').$type<Partial<Record<string, number>>>().notNull(),
 });
+
+/**
+ * The orders per status right after a position, as `orders.counts` found them (the counts
+ * read from `orders` in a snapshot at that position, or an earlier row moved by the events
+ * since). Later counts start from the nearest row at or before their position and move it by
+ * the events after it, instead of counting every order (server/db/order-counts.ts). Stored
+ * at most once per 1,000 positions; never changed (what happened up to a position does not).
+ */
+export const orderCountsAt = pgTable('order_counts_at', {
+  position: bigint('position', { mode: 'bigint' }).primaryKey(),
+  counts: jsonb('counts').$type<Record<string, number>>().notNull(),
+});
