@@ -83,11 +83,11 @@ function replay(log: readonly OrderEvent[], position: string): Row[] {
 }
 
 /** Per minute, what the log says up to `upTo`: each event counted by the flow's definition (shared/order-flow.ts), newest minute first. */
-function flowPerMinute(log: readonly OrderEvent[], upTo?: string) {
+function flowPerMinute(log: readonly OrderEvent[], upTo?: string, bucketMs = 60_000) {
   const buckets = new Map<string, Record<string, number>>();
   for (const event of log) {
     if (upTo !== undefined && BigInt(event.id) > BigInt(upTo)) break;
-    const start = new Date(Math.floor(Date.parse(event.at) / 60_000) * 60_000).toISOString();
+    const start = new Date(Math.floor(Date.parse(event.at) / bucketMs) * bucketMs).toISOString();
     for (const kind of flowKindsOf(event)) {
       const bucket = buckets.get(start) ?? Object.fromEntries(FLOW_KINDS.map((k) => [k, 0]));
       bucket[kind]! += 1;
@@ -232,6 +232,12 @@ describe('the shop at a glance', () => {
     await expect.poll(() => travelPosition(page), WAIT).toBe(deletedAt);
     await expect.poll(() => pageRows(page), WAIT).toEqual(atDelete);
     expect(await pageCounts(page)).toEqual(tally(atDelete.map((r) => r.status)));
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(flowPerMinute(log, deletedAt));
+    // The last day up to then, per hour, and back.
+    await page.getByRole('button', { name: 'Last day' }).click();
+    await page.getByText('Numbers per hour').waitFor();
+    await expect.poll(() => chartNumbers(page), WAIT).toEqual(flowPerMinute(log, deletedAt, 3_600_000));
+    await page.getByRole('button', { name: 'Last hour' }).click();
     await expect.poll(() => chartNumbers(page), WAIT).toEqual(flowPerMinute(log, deletedAt));
 
     // An order's history on the same timeline: the board can be shown right after any change.
