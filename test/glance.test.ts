@@ -62,8 +62,10 @@ describe('events.positionAt', () => {
     const expected = log.filter((e) => e.at <= middle.at).at(-1)!.id;
     expect(await client.events.positionAt.query({ at: middle.at })).toEqual({ position: expected });
     expect(await client.events.positionAt.query({ at: new Date(Date.parse(log.at(-1)!.at) + 60_000).toISOString() })).toEqual({ position: log.at(-1)!.id });
-    const err = await client.events.positionAt.query({ at: 'nine this morning' }).catch((e: unknown) => e);
-    expect(codeOf(err)).toBe('BAD_REQUEST');
+    for (const at of ['nine this morning', '2026-02-30T09:00:00Z', '0000-01-01T00:00:00Z', '9999-12-31T23:00:00-05:00']) {
+      const err = await client.events.positionAt.query({ at }).catch((e: unknown) => e);
+      expect(codeOf(err), at).toBe('BAD_REQUEST');
+    }
   });
 });
 
