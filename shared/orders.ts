@@ -177,9 +177,15 @@ export const flowInput = z.strictObject({
   bucket: z.enum(['minute', 'hour']),
 });
 
+// The years PostgreSQL and JavaScript write a time the same way (see orders_created_at_range).
+const inWrittenYears = (s: string) => {
+  const ms = Date.parse(s);
+  return !(ms < Date.parse('0100-01-01T00:00:00Z') || ms >= Date.parse('9999-12-31T00:00:00Z'));
+};
+
 export const positionAtInput = z.strictObject({
   /** an ISO 8601 time with its offset, `2026-12-06T09:00:00Z` */
-  at: z.iso.datetime({ offset: true }),
+  at: z.iso.datetime({ offset: true }).refine(inWrittenYears, 'must be from the year 100 to 9998'),
 });
 
 export const listEventsInput = z
