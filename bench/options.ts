@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['fanout', 'wide', 'writes', 'ordering', 'catchup', 'memory', 'startup'] as const;
+export const SCENARIOS = ['fanout', 'wide', 'writes', 'ordering', 'catchup', 'memory', 'startup', 'glance'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every size the run uses, in one place, so smoke and full differ only here. */
@@ -30,6 +30,8 @@ export type Sizes = {
   startupRuns: number;
   /** the wide fan-out: many subscribers at a low rate (no flood) */
   wide: { subscribers: number; rate: number; seconds: number; warmupEvents: number };
+  /** the glance queries: a shop of this many orders, this many events per order after its create */
+  glance: { orders: number; rounds: number; calls: number };
   /** longest a single phase may wait for its deliveries */
   phaseDeadlineMs: number;
   /** quiet time before a measurement, so set-up work (connections, GC) is not counted */
@@ -54,6 +56,7 @@ const FULL: Sizes = {
   pausedReaderEvents: 50_000,
   startupRuns: 3,
   wide: { subscribers: 10_000, rate: 5, seconds: 10, warmupEvents: 5 },
+  glance: { orders: 100_000, rounds: 10, calls: 25 },
   phaseDeadlineMs: 30_000,
   settleMs: 2_000,
 };
@@ -76,6 +79,7 @@ const SMOKE: Sizes = {
   pausedReaderEvents: 2_000,
   startupRuns: 1,
   wide: { subscribers: 200, rate: 5, seconds: 2, warmupEvents: 2 },
+  glance: { orders: 2_000, rounds: 10, calls: 5 },
   phaseDeadlineMs: 15_000,
   settleMs: 300,
 };

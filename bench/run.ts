@@ -18,6 +18,7 @@ import { renderTable, writeReport, type Report } from './report.ts';
 import { runCatchUp } from './scenarios/catch-up.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import { runFanout } from './scenarios/fanout.ts';
+import { runGlance } from './scenarios/glance.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runOrdering } from './scenarios/ordering.ts';
 import { runStartup } from './scenarios/startup.ts';
@@ -33,6 +34,7 @@ const SCENARIO_RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<v
   catchup: runCatchUp,
   memory: runMemory,
   startup: runStartup,
+  glance: runGlance,
 };
 
 // Descriptors a client process keeps for itself (node, IPC, stdio) besides its sockets.

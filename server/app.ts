@@ -8,6 +8,7 @@ import { sequenceEvents, setEventOrdering } from './db/event-sequencing.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
 import { ChangeListener } from './events/listener.ts';
+import { CountBlockFiller } from './events/count-block-filler.ts';
 import { LogPruner } from './events/log-pruner.ts';
 import { Sequencer } from './events/sequencer.ts';
 import { createHttpServer } from './http-server.ts';
@@ -156,6 +157,10 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
       pruner.start();
       cleanup.push(['pruner', () => pruner.stop()]);
     }
+
+    const countBlocks = new CountBlockFiller({ db, log });
+    countBlocks.start();
+    cleanup.push(['count blocks', () => countBlocks.stop()]);
 
     const pingDatabase = () =>
       Promise.race([

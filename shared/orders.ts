@@ -157,8 +157,36 @@ export const listOrdersInput = z
     limit: pageLimit,
     /** the `nextCursor` of the previous page */
     cursor: orderIdSchema.optional(),
+    /**
+     * the orders as they were right after this position, computed from the log; every page
+     * of one listing must carry the same `asOf`
+     */
+    asOf: eventPositionSchema.optional(),
   })
   .default({ limit: DEFAULT_PAGE_SIZE });
+
+export const countOrdersInput = z
+  .strictObject({
+    /** the counts as they were right after this position; absent: now */
+    asOf: eventPositionSchema.optional(),
+  })
+  .default({});
+
+export const flowInput = z.strictObject({
+  /** 'minute': 60 buckets, the last hour; 'hour': 24 buckets, the last day */
+  bucket: z.enum(['minute', 'hour']),
+});
+
+// The years PostgreSQL and JavaScript write a time the same way (see orders_created_at_range).
+const inWrittenYears = (s: string) => {
+  const ms = Date.parse(s);
+  return !(ms < Date.parse('0100-01-01T00:00:00Z') || ms >= Date.parse('9999-12-31T00:00:00Z'));
+};
+
+export const positionAtInput = z.strictObject({
+  /** an ISO 8601 time with its offset, `2026-12-06T09:00:00Z` */
+  at: z.iso.datetime({ offset: true }).refine(inWrittenYears, 'must be from the year 100 to 9998'),
+});
 
 export const listEventsInput = z
   .strictObject({

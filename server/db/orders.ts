@@ -7,8 +7,8 @@ import type { CreateOrderInput, Order, UpdateOrderInput } from '../../shared/ord
 import type { Database, Executor, Transaction } from './client.ts';
 import { askWithin, findCommitOutcome } from './commit-outcome.ts';
 import { CommitOutcomeUnknownError, DatabaseUnavailableError, isDatabaseUnavailable } from './errors.ts';
-import { positionWhatTheSnapshotSees, seesUnpositionedEvents } from './event-sequencing.ts';
-import { lastKnownOrder, logHead } from './events.ts';
+import { lastKnownOrder } from './events.ts';
+import { inLogSnapshot } from './log-snapshot.ts';
 import { idempotencyKeys, orders, type OrderRow } from './schema.ts';
 
 export function toOrder(row: OrderRow): Order {
@@ -307,50 +307,33 @@ export type OrderPage = {
 };
 
 /**
- * A page of orders by id, with the position of the last event the page reflects. Both come
- * from one REPEATABLE READ snapshot; since positions follow commit order, that snapshot holds
- * exactly the events up to `lastEventId`, so subscribing after it misses nothing and repeats
- * nothing. In sequenced mode a snapshot can see a committed change whose event has no
- * position yet; then the page is read again in a snapshot that positions what it sees first
- * (server/db/event-sequencing.ts).
+ * A page of orders by id, with the position of the last event the page reflects: both from
+ * one snapshot that holds exactly the events up to `lastEventId` (log-snapshot.ts), so
+ * subscribing after it misses nothing and repeats nothing.
  */
 export async function listOrders(
   db: Database,
   opts: { status?: OrderStatus; limit: number; cursor?: string },
 ): Promise<OrderPage> {
-  return (await listInSnapshot(db, opts, false)) ?? (await listInSnapshot(db, opts, true))!;
-}
-
-async function listInSnapshot(
-  db: Database,
-  opts: { status?: OrderStatus; limit: number; cursor?: string },
-  positionFirst: boolean,
-): Promise<OrderPage | undefined> {
-  return db.transaction(
-    async (tx) => {
-      if (positionFirst) await positionWhatTheSnapshotSees(tx);
-      else if (await seesUnpositionedEvents(tx)) return undefined;
-      const head = await logHead(tx);
-      const rows = await tx
-        .select()
-        .from(orders)
-        .where(
-          and(
-            opts.cursor === undefined ? undefined : gt(orders.id, BigInt(opts.cursor)),
-            opts.status === undefined ? undefined : eq(orders.status, opts.status),
-          ),
-        )
-        .orderBy(asc(orders.id))
-        .limit(opts.limit + 1);
-      const more = rows.length > opts.limit;
-      const page = more ? rows.slice(0, opts.limit) : rows;
-      return {
-        orders: page.map(toOrder),
-        nextCursor: more ? page[page.length - 1]!.id.toString() : null,
-        lastEventId: head.position,
-        resumeId: head.resumeId,
-      };
-    },
-    { isolationLevel: 'repeatable read', accessMode: positionFirst ? 'read write' : 'read only' },
-  );
+  return inLogSnapshot(db, async (tx, head) => {
+    const rows = await tx
+      .select()
+      .from(orders)
+      .where(
+        and(
+          opts.cursor === undefined ? undefined : gt(orders.id, BigInt(opts.cursor)),
+          opts.status === undefined ? undefined : eq(orders.status, opts.status),
+        ),
+      )
+      .orderBy(asc(orders.id))
+      .limit(opts.limit + 1);
+    const more = rows.length > opts.limit;
+    const page = more ? rows.slice(0, opts.limit) : rows;
+    return {
+      orders: page.map(toOrder),
+      nextCursor: more ? page[page.length - 1]!.id.toString() : null,
+      lastEventId: head.position,
+      resumeId: head.resumeId,
+    };
+  });
 }

@@ -66,7 +66,14 @@ export const orderEvents = pgTable(
     actor: text('actor').notNull(),
     at: timestampMs('at').notNull().default(sql`clock_timestamp()`),
   },
-  (t) => [index('order_events_order_id_id_idx').on(t.orderId, t.id)],
+  (t) => [
+    index('order_events_order_id_id_idx').on(t.orderId, t.id),
+    // Block ranges by time, for "the events of the last hour" (orders.flow) and "the first
+    // event after a time" (events.positionAt): `at` grows with the position, nearly, so a
+    // range's bounds are tight. A few bytes per 128 pages, nothing per insert but a summary
+    // kept up by autovacuum (autosummarize); an unsummarized range is read, never skipped.
+    index('order_events_at_brin').using('brin', t.at).with({ autosummarize: true }),
+  ],
 );
 
 export type OrderEventRow = typeof orderEvents.$inferSelect;
@@ -83,9 +90,26 @@ export const orderEventsPruned = pgTable(
     // Always true: the primary key makes it the only row.
     single: boolean('single').primaryKey().default(true),
     through: bigint('through', { mode: 'bigint' }).notNull().default(sql`0`),
+    /**
+     * `order_log_base` holds every order as it stood right after this position. The pruner
+     * moves it up to `through` in the transaction that prunes (at least `through`, always), so
+     * the orders at any position from here on are the base plus the kept log's events.
+     */
+    baseAt: bigint('base_at', { mode: 'bigint' }).notNull().default(sql`0`),
   },
   (t) => [check('order_events_pruned_single', sql`${t.single}`)],
 );
+
+/**
+ * The log's base: every order that existed right after `order_events_pruned.base_at`, as it
+ * was then (its last event up to there). What pruning took from the log and time travel
+ * (`orders.list({ asOf })`) still needs: an order whose every event was pruned is here.
+ * Written only by the pruner (and the migration that made it).
+ */
+export const orderLogBase = pgTable('order_log_base', {
+  orderId: bigint('order_id', { mode: 'bigint' }).primaryKey(),
+  order: jsonb('order').$type<Order>().notNull(),
+});
 
 /** Creates made with an idempotency key: a retry with the key gets the order made the first time. */
 export const idempotencyKeys = pgTable('idempotency_keys', {
@@ -129,4 +153,29 @@ export const orderEventsPending = pgTable('order_events_pending', {
   changes: jsonb('changes').$type<OrderChanges>(),
   actor: text('actor').notNull(),
   at: timestampMs('at').notNull().default(sql`clock_timestamp()`),
+});
+
+/**
+ * How much each block of positions moved the orders per status: the sum of `countMoves`
+ * (shared/order-counts.ts) over the events at positions (block * size, (block + 1) * size].
+ * A cache that `orders.counts({ asOf })` fills as it goes, for blocks the log has passed
+ * (no event can appear there any more), so counts at a past position read a few of these
+ * instead of every event since (server/db/order-count-blocks.ts).
+ */
+export const orderCountBlocks = pgTable('order_count_blocks', {
+  block: bigint('block', { mode: 'bigint' }).primaryKey(),
+  /** status -> net move; statuses that did not move are left out */
+  moves: jsonb('moves').$type<Partial<Record<string, number>>>().notNull(),
+});
+
+/**
+ * The orders per status right after a position, as `orders.counts` found them (the counts
+ * read from `orders` in a snapshot at that position, or an earlier row moved by the events
+ * since). Later counts start from the nearest row at or before their position and move it by
+ * the events after it, instead of counting every order (server/db/order-counts.ts). Stored
+ * at most once per 1,000 positions; never changed (what happened up to a position does not).
+ */
+export const orderCountsAt = pgTable('order_counts_at', {
+  position: bigint('position', { mode: 'bigint' }).primaryKey(),
+  counts: jsonb('counts').$type<Record<string, number>>().notNull(),
 });

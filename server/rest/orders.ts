@@ -23,6 +23,7 @@ const SNAKE_TO_CAMEL: Record<string, string> = {
   product_name: 'productName',
   expected_version: 'expectedVersion',
   idempotency_key: 'idempotencyKey',
+  as_of: 'asOf',
 };
 const CAMEL_TO_SNAKE = Object.fromEntries(Object.entries(SNAKE_TO_CAMEL).map(([s, c]) => [c, s]));
 
@@ -97,6 +98,7 @@ export function createRestHandler(context: (opts: { req: IncomingMessage }) => P
             status: (query.get('status') ?? undefined) as Order['status'] | undefined,
             limit: limit === null ? undefined : Number(limit),
             cursor: query.get('cursor') ?? undefined,
+            asOf: query.get('as_of') ?? undefined,
           });
           sendJson(res, 200, {
             orders: page.orders.map(toRestOrder),

@@ -1,5 +1,6 @@
-import { listEventsInput } from '../../shared/orders.ts';
+import { listEventsInput, positionAtInput } from '../../shared/orders.ts';
 import { logHead, readLogPage } from '../db/events.ts';
+import { positionAt } from '../db/position-at.ts';
 import { readProcedure, router } from '../trpc/init.ts';
 
 export const eventsRouter = router({
@@ -24,4 +25,10 @@ export const eventsRouter = router({
     const head = await logHead(ctx.db);
     return { lastEventId: head.position, resumeId: head.resumeId };
   }),
+
+  /**
+   * The log's position at a time: right before the first event after it (db/position-at.ts).
+   * Pass it as `asOf` to see the orders as they were then.
+   */
+  positionAt: readProcedure.input(positionAtInput).query(({ ctx, input }) => positionAt(ctx.db, new Date(input.at))),
 });

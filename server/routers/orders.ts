@@ -1,6 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import {
+  countOrdersInput,
   createManyOrdersInput,
+  flowInput,
   createOrderInput,
   deleteOrderInput,
   listOrdersInput,
@@ -11,12 +13,24 @@ import {
 import { MAX_PAGE_SIZE, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../shared/protocol.ts';
 import { orderHistory, readEventJsonAfter } from '../db/events.ts';
 import { createOrdersAs, deleteOrder, findOrder, getOrder, listOrders, notFound, updateOrder, writeAs } from '../db/orders.ts';
+import { countOrders } from '../db/order-counts.ts';
+import { readFlow } from '../db/order-flow.ts';
+import { listOrdersAsOf } from '../db/orders-as-of.ts';
 import { whileRightHolds } from '../auth/access-right.ts';
 import { EventStream } from '../events/event-stream.ts';
 import { readProcedure, router, writeProcedure } from '../trpc/init.ts';
 
 export const ordersRouter = router({
-  list: readProcedure.input(listOrdersInput).query(({ ctx, input }) => listOrders(ctx.db, input)),
+  /** With `asOf`: the orders as they were right after that position, from the log (db/orders-as-of.ts). */
+  list: readProcedure
+    .input(listOrdersInput)
+    .query(({ ctx, input: { asOf, ...page } }) => (asOf === undefined ? listOrders(ctx.db, page) : listOrdersAsOf(ctx.db, { asOf, ...page }))),
+
+  /** Orders per status, exact at `lastEventId` (or at `asOf`): db/order-counts.ts. */
+  counts: readProcedure.input(countOrdersInput).query(({ ctx, input }) => countOrders(ctx.db, input.asOf)),
+
+  /** Created, shipped, delivered, cancelled per minute (last hour) or hour (last day): shared/order-flow.ts. */
+  flow: readProcedure.input(flowInput).query(({ ctx, input }) => readFlow(ctx.db, input.bucket)),
 
   get: readProcedure.input(orderByIdInput).query(({ ctx, input }) => getOrder(ctx.db, input.id)),
 

@@ -1,30 +1,67 @@
-import { createSignal, onCleanup, Show } from 'solid-js';
+import { createEffect, createSignal, on, onCleanup, Show } from 'solid-js';
 import type { Order } from '../../shared/orders.ts';
 import type { OrderStatus } from '../../shared/order-status.ts';
 import { ActivityFeed } from './components/activity-feed.tsx';
 import { ConfirmDelete } from './components/confirm-delete.tsx';
 import { ConnectionBadge } from './components/connection-badge.tsx';
 import { CreateOrderForm } from './components/create-order-form.tsx';
+import { FlowChart } from './components/flow-chart.tsx';
 import { HistoryDialog } from './components/history-dialog.tsx';
 import { SignIn } from './components/sign-in.tsx';
 import { OrdersTable } from './components/orders-table.tsx';
 import type { RowActions } from './components/order-row.tsx';
+import { StatusCountTiles } from './components/status-counts.tsx';
+import { TimeTravelBar } from './components/time-travel-bar.tsx';
 import { createOnce } from './lib/create-once.ts';
 import { isForbidden, isUnauthorized, toUserError } from './lib/errors.ts';
 import { createAccess } from './stores/access.ts';
 import { createFeed } from './stores/feed.ts';
+import { createFlow } from './stores/flow.ts';
 import { createIdentity } from './stores/identity.ts';
 import { startLiveSync } from './stores/live-sync.ts';
 import { createOrderView } from './stores/order-view.ts';
 import { createOrdersStore } from './stores/orders.ts';
+import { createPastFlow } from './stores/past-flow.ts';
+import { createTimeTravel } from './stores/time-travel.ts';
 
 export function App() {
   const store = createOrdersStore();
   const feed = createFeed();
   const access = createAccess();
   const identity = createIdentity();
-  const sync = startLiveSync(store, feed, access);
-  const view = createOrderView(store.orders);
+  const api = () => sync.api();
+  const flow = createFlow(api);
+  const sync = startLiveSync(store, feed, access, [flow]);
+  const pastFlow = createPastFlow(api, flow.scale);
+  const travel = createTimeTravel(api, {
+    landed: (position, at) => void pastFlow.load(position, at),
+    stepped: (event) => pastFlow.stepped(event),
+    steppedBack: (position, at) => pastFlow.steppedBack(position, at),
+    left: () => pastFlow.clear(),
+  });
+  // In the past, the table, counts and chart show the moment picked; the live copy, its
+  // subscription and the live figures keep going underneath, so nothing is missed meanwhile.
+  const inPast = () => travel.state().kind === 'past';
+  const view = createOrderView(() => (inPast() ? travel.orders() : store.orders()));
+  const table = {
+    loaded: () => inPast() || store.loaded(),
+    mark: (id: string) => {
+      if (!inPast()) return store.mark(id);
+      const s = travel.state();
+      return s.kind === 'past' && s.last?.orderId === id ? 'updated' : undefined;
+    },
+  };
+  // Live: the client library's counts (taken with its snapshot, moved by each change after it),
+  // set in the same batch as the rows they count.
+  // Another span picked while in the past: that window, counted up to the moment shown.
+  createEffect(
+    on(flow.scale, () => {
+      const s = travel.state();
+      if (s.kind === 'past') void pastFlow.load(s.position, s.at);
+    }, { defer: true }),
+  );
+  const pastChart = () => inPast() && pastFlow.state() !== 'marked';
+  const shownCounts = () => (inPast() ? travel.counts : (store.live()?.counts()?.counts ?? null));
   const connection = {
     state: () => store.live()?.state() ?? 'connecting',
     transport: () => store.live()?.transport() ?? 'websocket',
@@ -61,6 +98,7 @@ export function App() {
     setNotice(null);
     setDeleting(null);
     setHistoryOf(null);
+    travel.returnToLive();
     return sync.switchToken(token);
   };
 
@@ -158,12 +196,32 @@ export function App() {
                 </button>
               </div>
             </Show>
-            <CreateOrderForm
-              readOnly={access.readOnly()}
-              onRefused={noteRefusal}
-              create={(input) => store.pending.create(input, () => createOnce((keyed) => sync.api().orders.create.mutate(keyed), input))}
+            <StatusCountTiles
+              counts={shownCounts()}
+              selected={view.status()}
+              onSelect={(status) => view.setStatus(status)}
+              label={inPast() ? 'Orders per status at the moment shown' : 'Orders per status, live'}
             />
-            <OrdersTable store={store} view={view} actions={actions} readOnly={access.readOnly()} />
+            <TimeTravelBar travel={travel} />
+            <FlowChart
+              flow={pastChart() ? pastFlow.series : flow.value}
+              ready={pastChart() ? pastFlow.state() !== 'loading' : flow.position() !== null}
+              scale={flow.scale()}
+              onScale={flow.setScale}
+              past={pastChart() ? pastFlow.state() : null}
+              marker={(() => {
+                const s = travel.state();
+                return s.kind === 'past' && s.at && !pastChart() ? Date.parse(s.at) : null;
+              })()}
+            />
+            <Show when={!inPast()}>
+              <CreateOrderForm
+                readOnly={access.readOnly()}
+                onRefused={noteRefusal}
+                create={(input) => store.pending.create(input, () => createOnce((keyed) => sync.api().orders.create.mutate(keyed), input))}
+              />
+            </Show>
+            <OrdersTable store={table} view={view} actions={actions} readOnly={access.readOnly() || inPast()} past={inPast()} />
           </div>
           <aside class="layout__side">
             <ActivityFeed feed={feed} onShowHistory={(id) => setHistoryOf(id)} />
@@ -171,7 +229,19 @@ export function App() {
         </main>
       </Show>
       <ConfirmDelete order={deleting()} onCancel={() => setDeleting(null)} onConfirm={confirmDelete} />
-      <HistoryDialog orderId={historyOf()} read={(id) => sync.api().orders.history.query({ id })} onClose={() => setHistoryOf(null)} />
+      <HistoryDialog
+        orderId={historyOf()}
+        read={(id) => sync.api().orders.history.query({ id })}
+        onClose={() => setHistoryOf(null)}
+        shownAt={(() => {
+          const s = travel.state();
+          return s.kind === 'past' ? s.position : null;
+        })()}
+        onTravel={(position) => {
+          setHistoryOf(null);
+          void travel.travel(position);
+        }}
+      />
     </>
   );
 }

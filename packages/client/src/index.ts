@@ -14,3 +14,5 @@ export { positionOf } from '../../../shared/resume-id.ts';
 export { ORDER_STATUSES, STATUS_LABELS, type OrderStatus } from '../../../shared/order-status.ts';
 export type { EventFilter, HistoryEvent, Order, OrderChanges, OrderEvent } from '../../../shared/orders.ts';
 export type { AppRouter } from './app-router.ts';
+export { applyCountMoves, countMoves, type OrderCounts, type StatusCounts } from '../../../shared/order-counts.ts';
+export { FLOW_BUCKETS, FLOW_KINDS, flowKindsOf, type Flow, type FlowBucket, type FlowBucketSize, type FlowKind } from '../../../shared/order-flow.ts';

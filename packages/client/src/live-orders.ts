@@ -1,10 +1,12 @@
 import { TRPCClientError, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from './app-router.ts';
+import type { OrderCounts } from '../../../shared/order-counts.ts';
 import type { EventFilter, Order, OrderEvent } from '../../../shared/orders.ts';
 import { isAfter } from '../../../shared/positions.ts';
 import { positionOf } from '../../../shared/resume-id.ts';
 import { backoffMs } from './backoff.ts';
 import { CatchUp } from './catch-up.ts';
+import { CountsKeeper } from './counts-keeper.ts';
 import { iterateChanges } from './change-iterator.ts';
 import { openChangeStream } from './change-stream.ts';
 import { connect, type Connection, type TokenSource, type Transport, type WebSocketConstructor } from './links.ts';
@@ -29,6 +31,14 @@ export type LiveOrdersOptions = {
   filter?: EventFilter;
   /** Default true: keep a copy of the orders. false: only the changes after `from`. */
   snapshot?: boolean;
+  /**
+   * Keep the orders per status beside the copy (`counts`, the `counts` event), exact at their
+   * `lastEventId`: taken with each snapshot at its position, moved by every change after it.
+   * Default: on without a filter; off with one, since the counts need every change and a
+   * filtered stream does not carry them: `true` then opens a second, unfiltered stream for
+   * them (changes only, no copy). Needs `snapshot`.
+   */
+  counts?: boolean;
   /** Without a snapshot: start after this position, or a `resumeId` saved earlier; absent or null, at the live end. */
   from?: string | null;
   /** For runtimes without a global WebSocket (Node 20): the `ws` package. */
@@ -55,6 +65,8 @@ export type LiveOrdersEvents = {
   'caught-up': number;
   /** The server could not serve the position; the copy was reloaded and goes on from here. */
   resynced: ResyncNotice;
+  /** The counts per status moved (or were taken): exact at their `lastEventId`. */
+  counts: OrderCounts;
   /** `fatal`: it stopped (a refused token, a bad filter); else it retries by itself. */
   error: { error: Error; fatal: boolean };
 };
@@ -73,6 +85,12 @@ export type LiveOrders = {
    * failover, a restore), instead of going on from its position in another history.
    */
   readonly resumeId: string | null;
+  /**
+   * The orders per status (all of them, whatever the filter), exact at `counts.lastEventId`;
+   * null before the first are read, or with `counts: false`. Without a filter they are exact
+   * at the copy's `lastEventId` too: `counts.total` is then `orders.size`.
+   */
+  readonly counts: OrderCounts | null;
   /** Changes caught up after the last reconnect, once all are in; null before. */
   readonly caughtUp: number | null;
   /** Settles when the first snapshot is complete (without one: when first live); rejects on a fatal error before. */
@@ -130,6 +148,10 @@ class LiveOrdersClient implements LiveOrders {
   /** Set while the snapshot is reloaded after PRECONDITION_FAILED: said once it is in. */
   #resyncReason: string | null = null;
   #attempt = 0;
+  #counts: CountsKeeper | null = null;
+  /** With a filter and `counts: true`: the unfiltered changes the counts follow. */
+  #countsStream: LiveOrders | null = null;
+  #countsRetry: ReturnType<typeof setTimeout> | undefined;
   #catchUp: CatchUp | null = null;
   #caughtUp: number | null = null;
   #unsubscribe = () => {};
@@ -168,6 +190,9 @@ class LiveOrdersClient implements LiveOrders {
   get caughtUp() {
     return this.#caughtUp;
   }
+  get counts() {
+    return this.#counts?.counts ?? null;
+  }
   get api() {
     return this.#connection.api;
   }
@@ -191,7 +216,7 @@ class LiveOrdersClient implements LiveOrders {
     if (this.#life.phase === 'stopped') return;
     this.#stop();
     this.#settle.reject(new Error('closed before the snapshot was loaded'));
-    await this.#connection.close();
+    await Promise.all([this.#connection.close(), this.#stopCounts()]);
   }
 
   #connect(): Connection {
@@ -242,6 +267,7 @@ class LiveOrdersClient implements LiveOrders {
         this.#loading = copy;
         this.#position = resumeId;
         this.#subscribe(run, resumeId);
+        this.#takeCounts(resumeId);
       });
     } catch (err) {
       if (this.#life.isCurrent(run)) this.#failed(err);
@@ -256,6 +282,52 @@ class LiveOrdersClient implements LiveOrders {
     const reason = this.#resyncReason;
     this.#resyncReason = null;
     if (reason !== null) this.#events.emit('resynced', { reason, lastEventId: this.lastEventId ?? '0' });
+  }
+
+  /**
+   * Counts at the snapshot's position (its first page's), moved from there by every change:
+   * ours without a filter, else those of an unfiltered changes-only stream started there.
+   */
+  #takeCounts(resumeId: string) {
+    const filtered = this.#options.filter !== undefined;
+    if (!(this.#options.counts ?? !filtered)) return;
+    void this.#stopCounts();
+    const keeper = new CountsKeeper(
+      () => this.api,
+      (counts) => this.#events.emit('counts', counts),
+      (err) => this.#countsFailed(keeper, err),
+    );
+    this.#counts = keeper;
+    keeper.takeAt(positionOf(resumeId));
+    if (!filtered) return;
+    const stream = createLiveOrders({ ...this.#options, filter: undefined, snapshot: false, counts: false, from: resumeId });
+    stream.on('change', (event) => keeper.apply(event));
+    // It lost its place (pruned, a restore) and went on from the log's end: count again there.
+    stream.on('resynced', ({ lastEventId }) => keeper.takeAt(lastEventId));
+    this.#countsStream = stream;
+  }
+
+  /**
+   * The counts could not be read (the server away, or their position pruned meanwhile):
+   * again in a while, at the position the changes have reached by then, so none is missed.
+   */
+  #countsFailed(keeper: CountsKeeper, err: unknown) {
+    this.#events.emit('error', { error: toError(err), fatal: false });
+    clearTimeout(this.#countsRetry);
+    this.#countsRetry = setTimeout(() => {
+      if (keeper !== this.#counts) return;
+      const position = this.#countsStream ? this.#countsStream.lastEventId : this.lastEventId;
+      if (position !== null) keeper.takeAt(position);
+    }, this.#options.retryDelayMs(0));
+  }
+
+  async #stopCounts() {
+    clearTimeout(this.#countsRetry);
+    this.#counts?.dispose();
+    this.#counts = null;
+    const stream = this.#countsStream;
+    this.#countsStream = null;
+    await stream?.close();
   }
 
   #subscribe(run: number, from: string | null) {
@@ -274,6 +346,7 @@ class LiveOrdersClient implements LiveOrders {
     this.#position = id;
     // Without a snapshot there is no copy to keep: changes only.
     if (this.#options.snapshot) (this.#loading ?? this.#copy).apply(event);
+    if (!this.#countsStream) this.#counts?.apply(event);
     this.#events.emit('change', event);
     if (this.#catchUp?.received(id)) this.#finishCatchUp();
   }
@@ -466,6 +539,7 @@ class LiveOrdersClient implements LiveOrders {
 
   #stop() {
     this.#abandon();
+    void this.#stopCounts();
     this.#catchUp?.dispose();
     this.#catchUp = null;
     this.#stopWatchingNetwork();

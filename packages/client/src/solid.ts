@@ -1,5 +1,6 @@
 import { batch, createSignal, onCleanup, type Accessor } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
+import type { OrderCounts } from '../../../shared/order-counts.ts';
 import type { Order, OrderEvent } from '../../../shared/orders.ts';
 import type { Transport } from './links.ts';
 import type { ConnectionState, LiveOrders, LiveOrdersEvents, ResyncNotice } from './live-orders.ts';
@@ -12,6 +13,8 @@ export type LiveOrdersStore = {
   state: Accessor<ConnectionState>;
   transport: Accessor<Transport>;
   caughtUp: Accessor<number | null>;
+  /** The orders per status (the library's `counts`), exact at their `lastEventId`; null before they are read. */
+  counts: Accessor<OrderCounts | null>;
   /** The last resync, until `dismissResync()`. */
   resynced: Accessor<ResyncNotice | null>;
   dismissResync(): void;
@@ -33,6 +36,7 @@ export function createLiveOrdersStore(live: LiveOrders, options: { onChanges?: (
   const [state, setState] = createSignal(live.state);
   const [transport, setTransport] = createSignal(live.transport);
   const [caughtUp, setCaughtUp] = createSignal(live.caughtUp);
+  const [counts, setCounts] = createSignal(live.counts);
   const [resynced, setResynced] = createSignal<ResyncNotice | null>(null);
   const [error, setError] = createSignal<LiveOrdersEvents['error'] | null>(null);
 
@@ -40,6 +44,8 @@ export function createLiveOrdersStore(live: LiveOrders, options: { onChanges?: (
   // repaints once instead of once per change.
   let changes: OrderEvent[] = [];
   let snapshot = false;
+  // Set with the rows they count, in the same batch: a table and its counts never disagree on screen.
+  let latestCounts = live.counts;
   let scheduled = false;
   const flush = () => {
     scheduled = false;
@@ -47,6 +53,7 @@ export function createLiveOrdersStore(live: LiveOrders, options: { onChanges?: (
     changes = [];
     const reloaded = snapshot;
     batch(() => {
+      setCounts(latestCounts);
       if (snapshot) {
         snapshot = false;
         setOrders(reconcile(Object.fromEntries(live.orders)));
@@ -74,6 +81,9 @@ export function createLiveOrdersStore(live: LiveOrders, options: { onChanges?: (
     }),
     live.on('snapshot', () => {
       snapshot = true;
+      // A new snapshot (a resync) counts afresh: until its counts are read there are none, and
+      // the last ones (of the rows it replaces) must not be shown beside its rows.
+      latestCounts = live.counts;
       schedule();
     }),
     live.on('state', (next) => {
@@ -84,10 +94,14 @@ export function createLiveOrdersStore(live: LiveOrders, options: { onChanges?: (
       });
     }),
     live.on('caught-up', (count) => setCaughtUp(count)),
+    live.on('counts', (next) => {
+      latestCounts = next;
+      schedule();
+    }),
     live.on('resynced', (notice) => setResynced(notice)),
     live.on('error', (err) => setError(err)),
   ];
   onCleanup(() => stops.forEach((stop) => stop()));
 
-  return { orders, loaded, state, transport, caughtUp, resynced, dismissResync: () => setResynced(null), error };
+  return { orders, loaded, state, transport, caughtUp, counts, resynced, dismissResync: () => setResynced(null), error };
 }

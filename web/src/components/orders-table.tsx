@@ -16,7 +16,7 @@ const COLUMNS: Array<{ column: SortColumn; label: string; numeric?: boolean }> =
 
 const count = new Intl.NumberFormat();
 
-export function OrdersTable(props: { store: OrdersStore; view: OrderView; actions: RowActions; readOnly: boolean }) {
+export function OrdersTable(props: { store: Pick<OrdersStore, 'loaded' | 'mark'>; view: OrderView; actions: RowActions; readOnly: boolean; past?: boolean }) {
   const view = () => props.view;
   const ariaSort = (column: SortColumn) => (view().sort().column === column ? view().sort().direction : 'none');
   const shown = () => view().visible().length;
@@ -25,7 +25,7 @@ export function OrdersTable(props: { store: OrdersStore; view: OrderView; action
   return (
     <section class="card orders" aria-labelledby="orders-title">
       <div class="orders__head">
-        <h2 id="orders-title">Orders</h2>
+        <h2 id="orders-title">{props.past ? 'Orders then' : 'Orders'}</h2>
         <p class="muted" role="status" data-testid="orders-count">
           <Show when={props.store.loaded()} fallback="Loading orders…">
             {matching() === view().total()
@@ -56,7 +56,7 @@ export function OrdersTable(props: { store: OrdersStore; view: OrderView; action
 
       <div class="table-scroll" role="region" aria-labelledby="orders-title" tabindex="0">
         <table class="table" data-testid="orders-table">
-          <caption class="visually-hidden">Orders, live. Column headers sort the table.</caption>
+          <caption class="visually-hidden">{props.past ? 'Orders as they were at the moment shown.' : 'Orders, live.'} Column headers sort the table.</caption>
           <colgroup>
             <col class="col-id" />
             <col />
@@ -92,7 +92,7 @@ export function OrdersTable(props: { store: OrdersStore; view: OrderView; action
           </tbody>
         </table>
         <Show when={props.store.loaded() && matching() === 0}>
-          <p class="empty">{view().total() === 0 ? 'No orders yet. Create the first one above.' : 'No orders match this search.'}</p>
+          <p class="empty">{view().total() === 0 ? (props.past ? 'There were no orders at this moment.' : 'No orders yet. Create the first one above.') : 'No orders match this search.'}</p>
         </Show>
       </div>
       <Show when={matching() > shown()}>

@@ -1,11 +1,15 @@
 import { createRoot, createSignal, onCleanup } from 'solid-js';
 import { createLiveOrders, type Api, type LiveOrders } from 'live-orders-client';
 import { createLiveOrdersStore } from 'live-orders-client/solid';
+import type { OrderEvent } from '../../../shared/orders.ts';
 import { isUnauthorized } from '../lib/errors.ts';
 import { session } from '../lib/session.ts';
 import type { Access } from './access.ts';
 import type { Feed } from './feed.ts';
 import type { OrdersStore } from './orders.ts';
+
+/** A figure kept live beside the copy (live-aggregate.ts): read after each snapshot, moved by each change. */
+export type LiveFigure = { reload(tableAt: string): void; changed(events: readonly OrderEvent[]): void; reset(): void };
 
 /**
  * Live updates through the client library (`live-orders-client`): a snapshot, then every
@@ -16,7 +20,7 @@ import type { OrdersStore } from './orders.ts';
  * token starts over. When the server wants a token (UNAUTHORIZED), everything shown is
  * forgotten and `access` asks for one.
  */
-export function startLiveSync(store: OrdersStore, feed: Feed, access: Access) {
+export function startLiveSync(store: OrdersStore, feed: Feed, access: Access, figures: readonly LiveFigure[] = []) {
   const [error, setError] = createSignal<string | null>(null);
   let live: LiveOrders | null = null;
   let dispose = () => {};
@@ -28,6 +32,7 @@ export function startLiveSync(store: OrdersStore, feed: Feed, access: Access) {
     live = null;
     store.attach(null);
     feed.reset();
+    for (const figure of figures) figure.reset();
     setError(null);
   };
 
@@ -41,14 +46,25 @@ export function startLiveSync(store: OrdersStore, feed: Feed, access: Access) {
   const start = (): Promise<void> => {
     stop();
     const current = (live = createLiveOrders({ token: session.token, transport: 'websocket', fallbackToSse: true }));
+    // Set by a snapshot (the first, or after a resync), till the table shows it.
+    let snapshotShown = false;
     createRoot((disposeRoot) => {
       dispose = disposeRoot;
       store.attach(createLiveOrdersStore(current, { onChanges: (events) => {
         for (const event of events) feed.add(event);
         store.changed(events);
+        // In the same Solid batch as the rows, so the figures never disagree with the table. A
+        // new snapshot need not follow on from what the figures were moved by: read them
+        // again, against the position of the rows the table shows from now on.
+        if (snapshotShown) {
+          snapshotShown = false;
+          for (const figure of figures) figure.reload(current.lastEventId ?? '0');
+        }
+        for (const figure of figures) figure.changed(events);
       } }));
       const stops = [
         current.on('snapshot', () => {
+          snapshotShown = true;
           access.granted();
           setError(null);
         }),
