@@ -81,11 +81,13 @@ export function FlowChart(props: {
       ],
       series: [
         {},
-        // New orders as soft bars across their bucket; what happened to orders as lines over them.
+        // New orders as soft bars across their bucket; what happened to orders as steps over
+        // them, level across each bucket: a count per minute has no value between minutes, and
+        // a smoothed curve would draw humps and dips that never happened.
         ...FLOW_KINDS.map((k) =>
           k === 'created'
             ? { label: LABELS[k], stroke: 'rgba(61, 79, 216, 0.35)', fill: 'rgba(61, 79, 216, 0.16)', width: 0, paths: uPlot.paths.bars!({ size: [0.7, 40], align: 1 }), points: { show: false } }
-            : { label: LABELS[k], stroke: COLOURS[k], width: 2, paths: uPlot.paths.spline!(), points: { show: false } },
+            : { label: LABELS[k], stroke: COLOURS[k], width: 2, paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false } },
         ),
       ],
     };
