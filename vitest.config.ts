@@ -27,6 +27,7 @@ const SEQUENCED = [
   'test/chaos.test.ts',
   'test/glance.test.ts', // counts exact at their position, under concurrent writes
   'test/time-travel.test.ts',
+  'test/live-client-counts.test.ts',
 ];
 
 export default defineConfig({

@@ -175,6 +175,8 @@ export const countOrdersInput = z
 export const flowInput = z.strictObject({
   /** 'minute': 60 buckets, the last hour; 'hour': 24 buckets, the last day */
   bucket: z.enum(['minute', 'hour']),
+  /** the flow as it was right after this position (time travel); absent: now */
+  asOf: eventPositionSchema.optional(),
 });
 
 // The years PostgreSQL and JavaScript write a time the same way (see orders_created_at_range).

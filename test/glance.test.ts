@@ -92,6 +92,22 @@ describe('orders.flow', () => {
       }
       expect(flow.buckets).toEqual(expected);
       expect(flow.buckets.reduce((n, b) => n + b.created, 0)).toBeGreaterThan(0);
+
+      // As it was right after a past position: up to the bucket of its event, its events only.
+      const middle = log[Math.floor(log.length / 2)]!;
+      const then = await client.orders.flow.query({ bucket, asOf: middle.id });
+      expect(then.lastEventId).toBe(middle.id);
+      const thenEnd = Math.floor(Date.parse(middle.at) / ms) * ms + ms;
+      expect(Date.parse(then.end)).toBe(thenEnd);
+      const expectedThen = then.buckets.map((b) => ({ start: b.start, created: 0, shipped: 0, delivered: 0, cancelled: 0 }));
+      for (const e of log) {
+        const i = Math.floor((Date.parse(e.at) - (thenEnd - count * ms)) / ms);
+        if (BigInt(e.id) > BigInt(middle.id) || i < 0 || i >= count) continue;
+        for (const kind of flowKindsOf(e)) expectedThen[i]![kind]++;
+      }
+      expect(then.buckets).toEqual(expectedThen);
+      const ahead = await client.orders.flow.query({ bucket, asOf: (BigInt(log.at(-1)!.id) + 1n).toString() }).catch((e: unknown) => e);
+      expect(codeOf(ahead)).toBe('PRECONDITION_FAILED');
     });
   }
 });

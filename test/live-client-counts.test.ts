@@ -23,8 +23,9 @@ async function burst(server: TestServer, rounds: number): Promise<void> {
   const sql = async () => {
     for (let i = 0; i < rounds; i++) {
       await server.sql`insert into orders (customer_name, product_name, status) values (${`sql ${i}`}, 'p', ${ORDER_STATUSES[(i + 2) % 5]!})`;
-      await server.sql`update orders set status = ${ORDER_STATUSES[i % 5]!} where id = (select max(id) from orders)`;
-      if (i % 5 === 4) await server.sql`delete from orders where id = (select min(id) from orders)`;
+      // Only its own orders: the API writers update theirs after creating them.
+      await server.sql`update orders set status = ${ORDER_STATUSES[i % 5]!} where id = (select max(id) from orders where customer_name like 'sql %')`;
+      if (i % 5 === 4) await server.sql`delete from orders where id = (select min(id) from orders where customer_name like 'sql %')`;
     }
   };
   await Promise.all([api(), sql(), api()]);

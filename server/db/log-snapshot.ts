@@ -11,8 +11,8 @@ export type SnapshotHead = { position: string; resumeId: ResumeId };
  * the events up to the log's head (`head`). Since positions follow commit order, a snapshot
  * holds exactly the events up to its last position. In sequenced mode a snapshot can see a
  * committed change whose event has no position yet; then it is taken again, positioning what
- * it sees first (server/db/event-sequencing.ts). `orders.list` and `orders.counts` both read
- * through here, so their `lastEventId` means the same.
+ * it sees first (server/db/event-sequencing.ts). `orders.list` reads through here, and so
+ * does `orders.counts` when it counts rows, so their `lastEventId` means the same.
  */
 export async function inLogSnapshot<T>(db: Database, read: (tx: Transaction, head: SnapshotHead) => Promise<T>): Promise<T> {
   const first = await attempt(db, read, false);

@@ -29,8 +29,8 @@ export const ordersRouter = router({
   /** Orders per status, exact at `lastEventId` (or at `asOf`): db/order-counts.ts. */
   counts: readProcedure.input(countOrdersInput).query(({ ctx, input }) => countOrders(ctx.db, input.asOf)),
 
-  /** Created, shipped, delivered, cancelled per minute (last hour) or hour (last day): shared/order-flow.ts. */
-  flow: readProcedure.input(flowInput).query(({ ctx, input }) => readFlow(ctx.db, input.bucket)),
+  /** Created, shipped, delivered, cancelled per minute (last hour) or hour (last day), now or `asOf`: shared/order-flow.ts. */
+  flow: readProcedure.input(flowInput).query(({ ctx, input }) => readFlow(ctx.db, input.bucket, input.asOf)),
 
   get: readProcedure.input(orderByIdInput).query(({ ctx, input }) => getOrder(ctx.db, input.id)),
 
