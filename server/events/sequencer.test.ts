@@ -53,16 +53,44 @@ test('idle, it looks every interval; after a batch that found work, again at onc
   expect(new Set(gaps(idle))).toEqual(new Set([INTERVAL_MS]));
 });
 
-test('a kick starts a batch at once, and the kicking write does not wait for it', async () => {
-  const { sequencer, looks } = sequencerFinding(() => false);
-  sequencer.start();
-  await vi.advanceTimersByTimeAsync(1);
-  expect(looks).toEqual([0]);
-  // No promise to await: a mutation's answer no longer waits for its batch.
-  expect(sequencer.kick()).toBeUndefined();
+test('a kick starts a batch at once and resolves when that batch has ended (read your writes)', async () => {
+  let finishBatch: (() => void) | undefined;
+  const looks: number[] = [];
+  const sequencer = new Sequencer({
+    sequence: () => {
+      looks.push(performance.now());
+      return new Promise<string | null>((resolve) => (finishBatch = () => resolve('1')));
+    },
+    intervalMs: INTERVAL_MS,
+    busyIntervalMs: BUSY_INTERVAL_MS,
+    busyForMs: BUSY_FOR_MS,
+    log: createLogger('silent'),
+  });
+  let answered = false;
+  void sequencer.kick().then(() => (answered = true));
   await vi.advanceTimersByTimeAsync(0);
-  expect(looks).toEqual([0, 1]);
-  await sequencer.stop();
+  expect(looks).toEqual([0]);
+  // The batch has not ended: the write's answer waits.
+  await vi.advanceTimersByTimeAsync(3);
+  expect(answered).toBe(false);
+  finishBatch!();
+  await vi.advanceTimersByTimeAsync(0);
+  expect(answered).toBe(true);
+
+  // A kick during a running batch waits for the next one, which may see its commit.
+  const second = looks.length;
+  let answeredAgain = false;
+  void sequencer.kick().then(() => (answeredAgain = true));
+  finishBatch!();
+  await vi.advanceTimersByTimeAsync(0);
+  expect(looks.length).toBeGreaterThan(second);
+  expect(answeredAgain).toBe(false);
+  finishBatch!();
+  await vi.advanceTimersByTimeAsync(0);
+  expect(answeredAgain).toBe(true);
+  const stopped = sequencer.stop();
+  finishBatch!();
+  await stopped;
 });
 
 test('a failed batch is retried after a backoff, not in a tight loop', async () => {

@@ -21,7 +21,7 @@ export type SequencerOptions = {
  * positions, on every node. It looks for work every `intervalMs` while idle and every
  * `busyIntervalMs` while events are flowing (a raw SQL write waits for the next look, about
  * half an interval: the delay subscribers see), at once when this node's own write has
- * committed (`kick`), and again straight after a batch that found work, so under load
+ * committed (`kick`, which the mutation awaits), and again straight after a batch that found work, so under load
  * batches follow each other back to back and each takes everything committed meanwhile.
  * Nodes need no leader: the head row's lock lets one batch run at a time, and a batch that
  * finds nothing takes no lock.
@@ -36,6 +36,8 @@ export class Sequencer {
   #stopped = false;
   /** When a batch last found work (performance.now()), or -Infinity. */
   #lastFound = Number.NEGATIVE_INFINITY;
+  /** Told when the next batch to begin has ended (positioned, or failed). */
+  #waiting: Array<() => void> = [];
 
   constructor(opts: SequencerOptions) {
     this.#opts = opts;
@@ -47,24 +49,34 @@ export class Sequencer {
   }
 
   /**
-   * A write of this node committed: start a batch now, not at the next look. The caller does
-   * not wait for it: the contract promises events in commit order, not that a mutation's
-   * answer comes after its event is positioned, and waiting cost a batch per write.
+   * A write of this node committed: position it now, not at the next look. Resolves when a
+   * batch that began after this call has ended, so a mutation answers once its events are in
+   * the log (read your writes, as in commit ordering: a client that subscribes at the live end
+   * after its write was answered does not get that write as a new change, and `events.list`
+   * right after it shows it). Resolves also when that batch failed (the write stands; its
+   * events wait for the next batch), and never rejects. Concurrent writers share batches.
    */
-  kick(): void {
-    if (this.#stopped) return;
+  kick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const ended = new Promise<void>((resolve) => this.#waiting.push(resolve));
     if (this.#running) {
       // The batch in progress may have begun before that commit: one more after it.
       this.#again = true;
     } else {
       this.#schedule(0);
     }
+    return ended;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
+    this.#tell(this.#waiting.splice(0));
+  }
+
+  #tell(waiting: Array<() => void>): void {
+    for (const resolve of waiting) resolve();
   }
 
   #schedule(delay: number): void {
@@ -78,16 +90,20 @@ export class Sequencer {
   }
 
   async #run(): Promise<void> {
+    let waiting: Array<() => void> = [];
     try {
       do {
         this.#again = false;
+        waiting = this.#waiting.splice(0);
         if ((await this.#opts.sequence()) !== null) {
           this.#again = true;
           this.#lastFound = performance.now();
         }
+        this.#tell(waiting);
       } while (this.#again && !this.#stopped);
       this.#failures = 0;
     } catch (err) {
+      this.#tell(waiting);
       if (this.#stopped) return;
       // Nothing is half-done: a batch is one transaction. Events wait, still pending.
       const retryInMs = Math.max(this.#opts.intervalMs, backoffDelay(this.#failures++));
@@ -98,7 +114,7 @@ export class Sequencer {
       return;
     }
     // Stopped: #schedule does nothing.
-    if (this.#again) return this.#schedule(0);
+    if (this.#again || this.#waiting.length > 0) return this.#schedule(0);
     const flowing = performance.now() - this.#lastFound < this.#opts.busyForMs;
     this.#schedule(flowing ? this.#opts.busyIntervalMs : this.#opts.intervalMs);
   }

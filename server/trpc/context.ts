@@ -19,11 +19,10 @@ export type Services = {
   writeLimiter: RateLimiter;
   metrics: Metrics;
   /**
-   * Called after each mutation that succeeded: sequenced ordering starts a batch at once
-   * rather than at its next look, and the answer does not wait for it (docs/scaling.md,
-   * "The NOTIFY ceiling"). Absent in commit ordering, where the commit took the position.
+   * Awaited after each mutation that succeeded: sequenced ordering positions its events at
+   * once, so the answer comes when they are in the log, as in commit ordering. Absent there.
    */
-  writeCommitted?: () => void;
+  writeCommitted?: () => Promise<void>;
 };
 
 export type Context = Services & {

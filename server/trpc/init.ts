@@ -74,6 +74,6 @@ export const writeProcedure = readProcedure.use(async ({ ctx, next }) => {
     throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: cause.message, cause });
   }
   const result = await next({ ctx: { actor: ctx.principal.name } });
-  if (result.ok) ctx.writeCommitted?.();
+  if (result.ok) await ctx.writeCommitted?.();
   return result;
 });
