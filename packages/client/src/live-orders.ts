@@ -6,7 +6,7 @@ import { isAfter } from '../../../shared/positions.ts';
 import { positionOf } from '../../../shared/resume-id.ts';
 import { backoffMs } from './backoff.ts';
 import { CatchUp } from './catch-up.ts';
-import { CountsKeeper } from './counts-keeper.ts';
+import { LiveCounts } from './live-counts.ts';
 import { iterateChanges } from './change-iterator.ts';
 import { openChangeStream } from './change-stream.ts';
 import { connect, type Connection, type TokenSource, type Transport, type WebSocketConstructor } from './links.ts';
@@ -148,10 +148,8 @@ class LiveOrdersClient implements LiveOrders {
   /** Set while the snapshot is reloaded after PRECONDITION_FAILED: said once it is in. */
   #resyncReason: string | null = null;
   #attempt = 0;
-  #counts: CountsKeeper | null = null;
-  /** With a filter and `counts: true`: the unfiltered changes the counts follow. */
-  #countsStream: LiveOrders | null = null;
-  #countsRetry: ReturnType<typeof setTimeout> | undefined;
+  /** With the `counts` option (on by default without a filter). */
+  #counts: LiveCounts | null;
   #catchUp: CatchUp | null = null;
   #caughtUp: number | null = null;
   #unsubscribe = () => {};
@@ -169,6 +167,7 @@ class LiveOrdersClient implements LiveOrders {
     this.ready.catch(() => {}); // a caller that never awaits it must not get an unhandled rejection
     this.#settle = settle;
     this.#stopWatchingNetwork = watchNetwork(() => this.#life.networkChanged());
+    this.#counts = this.#keepCounts();
     this.#start(this.#life.run);
   }
 
@@ -216,7 +215,7 @@ class LiveOrdersClient implements LiveOrders {
     if (this.#life.phase === 'stopped') return;
     this.#stop();
     this.#settle.reject(new Error('closed before the snapshot was loaded'));
-    await Promise.all([this.#connection.close(), this.#stopCounts()]);
+    await Promise.all([this.#connection.close(), this.#counts?.stop()]);
   }
 
   #connect(): Connection {
@@ -267,7 +266,7 @@ class LiveOrdersClient implements LiveOrders {
         this.#loading = copy;
         this.#position = resumeId;
         this.#subscribe(run, resumeId);
-        this.#takeCounts(resumeId);
+        this.#counts?.takeAt(resumeId);
       });
     } catch (err) {
       if (this.#life.isCurrent(run)) this.#failed(err);
@@ -285,49 +284,22 @@ class LiveOrdersClient implements LiveOrders {
   }
 
   /**
-   * Counts at the snapshot's position (its first page's), moved from there by every change:
-   * ours without a filter, else those of an unfiltered changes-only stream started there.
+   * The counts need every change: a filtered copy's are off unless asked for, and then
+   * follow an unfiltered changes-only stream of their own.
    */
-  #takeCounts(resumeId: string) {
+  #keepCounts(): LiveCounts | null {
     const filtered = this.#options.filter !== undefined;
-    if (!(this.#options.counts ?? !filtered)) return;
-    void this.#stopCounts();
-    const keeper = new CountsKeeper(
-      () => this.api,
-      (counts) => this.#events.emit('counts', counts),
-      (err) => this.#countsFailed(keeper, err),
-    );
-    this.#counts = keeper;
-    keeper.takeAt(positionOf(resumeId));
-    if (!filtered) return;
-    const stream = createLiveOrders({ ...this.#options, filter: undefined, snapshot: false, counts: false, from: resumeId });
-    stream.on('change', (event) => keeper.apply(event));
-    // It lost its place (pruned, a restore) and went on from the log's end: count again there.
-    stream.on('resynced', ({ lastEventId }) => keeper.takeAt(lastEventId));
-    this.#countsStream = stream;
-  }
-
-  /**
-   * The counts could not be read (the server away, or their position pruned meanwhile):
-   * again in a while, at the position the changes have reached by then, so none is missed.
-   */
-  #countsFailed(keeper: CountsKeeper, err: unknown) {
-    this.#events.emit('error', { error: toError(err), fatal: false });
-    clearTimeout(this.#countsRetry);
-    this.#countsRetry = setTimeout(() => {
-      if (keeper !== this.#counts) return;
-      const position = this.#countsStream ? this.#countsStream.lastEventId : this.lastEventId;
-      if (position !== null) keeper.takeAt(position);
-    }, this.#options.retryDelayMs(0));
-  }
-
-  async #stopCounts() {
-    clearTimeout(this.#countsRetry);
-    this.#counts?.dispose();
-    this.#counts = null;
-    const stream = this.#countsStream;
-    this.#countsStream = null;
-    await stream?.close();
+    if (!(this.#options.counts ?? !filtered)) return null;
+    return new LiveCounts({
+      api: () => this.api,
+      changed: (counts) => this.#events.emit('counts', counts),
+      failed: (err) => this.#events.emit('error', { error: toError(err), fatal: false }),
+      retryDelayMs: () => this.#options.retryDelayMs(0),
+      ownPosition: () => this.lastEventId,
+      openUnfiltered: filtered
+        ? (from) => createLiveOrders({ ...this.#options, filter: undefined, snapshot: false, counts: false, from })
+        : undefined,
+    });
   }
 
   #subscribe(run: number, from: string | null) {
@@ -346,7 +318,7 @@ class LiveOrdersClient implements LiveOrders {
     this.#position = id;
     // Without a snapshot there is no copy to keep: changes only.
     if (this.#options.snapshot) (this.#loading ?? this.#copy).apply(event);
-    if (!this.#countsStream) this.#counts?.apply(event);
+    this.#counts?.ownChange(event);
     this.#events.emit('change', event);
     if (this.#catchUp?.received(id)) this.#finishCatchUp();
   }
@@ -539,7 +511,7 @@ class LiveOrdersClient implements LiveOrders {
 
   #stop() {
     this.#abandon();
-    void this.#stopCounts();
+    void this.#counts?.stop();
     this.#catchUp?.dispose();
     this.#catchUp = null;
     this.#stopWatchingNetwork();
