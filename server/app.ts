@@ -4,7 +4,7 @@ import { reloadTokens, type Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { logHead, readEventJsonAfter } from './db/events.ts';
-import { sequenceEvents, setEventOrdering } from './db/event-sequencing.ts';
+import { sequenceEvents, setEventOrdering, vacuumPendingEvents } from './db/event-sequencing.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/hub.ts';
 import { ChangeListener } from './events/listener.ts';
@@ -81,6 +81,9 @@ const COMMIT_MODE_SWEEP_MS = 1_000;
  */
 const SEQUENCE_BUSY_INTERVAL_MS = 1;
 const SEQUENCE_BUSY_FOR_MS = 1_000;
+/** While events flow, the sequencer vacuums the queue it empties this often (event-sequencing.ts). */
+const VACUUM_EVERY_MS = 1_000;
+const VACUUM_TIMEOUT_MS = 10_000;
 
 /**
  * Starts everything in order: database (embedded when no URL is configured), migrations, the
@@ -144,6 +147,8 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
       intervalMs,
       busyIntervalMs: Math.min(intervalMs, SEQUENCE_BUSY_INTERVAL_MS),
       busyForMs: SEQUENCE_BUSY_FOR_MS,
+      vacuum: () => vacuumPendingEvents(client, VACUUM_TIMEOUT_MS),
+      vacuumEveryMs: VACUUM_EVERY_MS,
       log,
     });
     sequencer.start();

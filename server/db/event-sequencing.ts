@@ -23,6 +23,28 @@ export async function sequenceEvents(client: postgres.Sql, timeoutMs: number): P
 }
 
 /**
+ * Vacuums the queue of unpositioned events. Every sequencer batch deletes what it moved, and
+ * a queue's dead rows are what its next look and batch must scan past until VACUUM reclaims
+ * them; autovacuum comes by once a minute at best (autovacuum_naptime), in which time a busy
+ * node leaves hundreds of thousands. A node that sequences vacuums it every second or so
+ * while events flow instead (server/events/sequencer.ts): a few pages each time. SKIP_LOCKED:
+ * a vacuum already running (another node's, autovacuum's) does the same work; this one skips.
+ * TRUNCATE false: giving the emptied pages back takes an exclusive lock that writers,
+ * appending all the time, keep it from getting; VACUUM would retry for up to 5 seconds. The
+ * pages stay, empty and reused. A role that does not own the table gets a warning and nothing
+ * is done (autovacuum remains).
+ */
+export async function vacuumPendingEvents(client: postgres.Sql, timeoutMs: number): Promise<void> {
+  const query = client.unsafe('vacuum (skip_locked, truncate false) order_events_pending');
+  const timer = setTimeout(() => void query.cancel(), timeoutMs);
+  try {
+    await query;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Puts the database in `ordering` (a no-op if it is in it already) and positions every event
  * the other mode left pending, before any event of the new mode: see the migration.
  */

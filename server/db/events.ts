@@ -208,24 +208,27 @@ export async function readEventJsonAfter(
   const from = parseResumeId(after);
   // Rows as the driver returns them: drizzle's select would map every field of every row
   // (a third of a flooded server's time went to that), and these are text already.
-  const rows = await db.execute<{ prunedThrough: string; anchor: string | null; id: string; digest: string; json: string }>(sql`
+  const rows = await db.execute<{ prunedThrough: string; anchor: string | null; id: string; digest: string; at: string; json: string }>(sql`
     select ${prunedThroughColumn} as "prunedThrough",
            ${anchorColumn(from)} as "anchor",
            ${e.id}::text as "id",
            ${eventDigest} as "digest",
+           t.at as "at",
            -- Concatenated rather than json_build_object(): 1.7 times the rows per second of
            -- database time, and compact. Strings go through to_json() for their escaping;
            -- ids are digits; "order" and "changes" are jsonb already.
            '{"id":"' || ${e.id} || '","type":' || to_json(${e.type})::text || ',"orderId":"' || ${e.orderId}
              || '","order":' || ${e.order}::text || ',"actor":' || to_json(${e.actor})::text
-             || ',"at":"' || to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) || '"'
+             || ',"at":"' || t.at || '"'
              || coalesce(',"changes":' || ${e.changes}::text, '') || '}' as "json"
-    from ${e}
+    -- \`at\` also on its own: the listener's publish-delay metric reads it, and would
+    -- otherwise parse every event's JSON for it.
+    from ${e} cross join lateral (select to_char(${e.at} at time zone 'UTC', ${ISO_FORMAT}) as at) t
     where ${afterMatching(from.position, filter)}
     order by ${e.id}
     limit ${limit}`);
   await checkPage(db, from, rows[0]);
-  return rows.map((r) => new LoggedEvent(r.id, r.json, r.digest));
+  return rows.map((r) => new LoggedEvent(r.id, r.json, r.digest, r.at));
 }
 
 /**

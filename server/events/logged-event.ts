@@ -5,8 +5,9 @@ import { formatResumeId, type ResumeId } from '../../shared/resume-id.ts';
  * An event as the log hands it to the listener and to replaying subscribers: its position,
  * its JSON, built by PostgreSQL, and its digest (db/event-digest.ts). Sending it costs no
  * parse and no stringify (event-frames.ts uses `json` as is); the fields are parsed from
- * `json` only if something reads them. The digest is not part of the event's JSON: it goes
- * out in the tracked id, `resumeId`.
+ * `json` only if something reads them; `at`, which every event's publish-delay metric reads,
+ * comes as a column of its own. The digest is not part of the event's JSON: it goes out in
+ * the tracked id, `resumeId`.
  */
 export class LoggedEvent implements OrderEvent {
   #parsed: OrderEvent | undefined;
@@ -15,6 +16,8 @@ export class LoggedEvent implements OrderEvent {
     readonly id: string,
     readonly json: string,
     readonly digest: string,
+    /** The same as in `json`. */
+    readonly at: string,
   ) {}
 
   /** What the subscription tracks, and a client resumes from: the position and the digest. */
@@ -40,9 +43,6 @@ export class LoggedEvent implements OrderEvent {
   }
   get actor(): string {
     return this.#event().actor;
-  }
-  get at(): string {
-    return this.#event().at;
   }
 
   toJSON(): OrderEvent {

@@ -13,6 +13,12 @@ export type SequencerOptions = {
    */
   busyIntervalMs: number;
   busyForMs: number;
+  /**
+   * Reclaims what batches leave behind (the queue's deleted rows): run at most every
+   * `vacuumEveryMs` after a batch that found work, beside the batches, never two at once.
+   */
+  vacuum?: () => Promise<void>;
+  vacuumEveryMs?: number;
   log: Logger;
 };
 
@@ -21,8 +27,14 @@ export type SequencerOptions = {
  * positions, on every node. It looks for work every `intervalMs` while idle and every
  * `busyIntervalMs` while events are flowing (a raw SQL write waits for the next look, about
  * half an interval: the delay subscribers see), at once when this node's own write has
- * committed (`kick`, which the mutation awaits), and again straight after a batch that found work, so under load
- * batches follow each other back to back and each takes everything committed meanwhile.
+ * committed (`kick`, which the mutation awaits). After a batch that found work it waits the
+ * busy interval too, rather than looking again at once: commits become visible in groups (one
+ * WAL flush each), so a look straight after a batch mostly found nothing, and every look is a
+ * query both the node and the database pay for (about 0.3 ms of CPU together on a 2-core
+ * machine: at 16 writing connections the looks and the listener's reads cost more than the
+ * appends). Waiting, each batch takes what a millisecond brought, and under load there are
+ * fewer, larger batches, each read once by every node's listener (BENCHMARKS.md,
+ * "Sequenced appends").
  * Nodes need no leader: the head row's lock lets one batch run at a time, and a batch that
  * finds nothing takes no lock.
  */
@@ -36,6 +48,9 @@ export class Sequencer {
   #stopped = false;
   /** When a batch last found work (performance.now()), or -Infinity. */
   #lastFound = Number.NEGATIVE_INFINITY;
+  /** When the last vacuum began (performance.now()), or -Infinity; and the one running. */
+  #lastVacuum = Number.NEGATIVE_INFINITY;
+  #vacuuming: Promise<void> | undefined;
   /** Told when the next batch to begin has ended (positioned, or failed). */
   #waiting: Array<() => void> = [];
 
@@ -72,7 +87,18 @@ export class Sequencer {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
+    await this.#vacuuming;
     this.#tell(this.#waiting.splice(0));
+  }
+
+  #vacuumIfDue(): void {
+    const { vacuum, vacuumEveryMs = 1_000 } = this.#opts;
+    if (!vacuum || this.#vacuuming || this.#stopped || performance.now() - this.#lastVacuum < vacuumEveryMs) return;
+    this.#lastVacuum = performance.now();
+    this.#vacuuming = vacuum()
+      // Only housekeeping: batches are right without it, and the next one due tries again.
+      .catch((err: unknown) => this.#log.warn({ err: String(err) }, 'vacuuming the event queue failed'))
+      .finally(() => (this.#vacuuming = undefined));
   }
 
   #tell(waiting: Array<() => void>): void {
@@ -96,8 +122,8 @@ export class Sequencer {
         this.#again = false;
         waiting = this.#waiting.splice(0);
         if ((await this.#opts.sequence()) !== null) {
-          this.#again = true;
           this.#lastFound = performance.now();
+          this.#vacuumIfDue();
         }
         this.#tell(waiting);
       } while (this.#again && !this.#stopped);
