@@ -112,3 +112,39 @@ test('a failed batch is retried after a backoff, not in a tight loop', async () 
   expect(calls).toBeGreaterThanOrEqual(1);
   expect(calls).toBeLessThanOrEqual(1 + 50 / INTERVAL_MS);
 });
+
+test('while batches find work it vacuums the queue at most every vacuumEveryMs, one vacuum at a time, and never while idle', async () => {
+  const vacuums: number[] = [];
+  let finishVacuum: (() => void) | undefined;
+  let finding = true;
+  const sequencer = new Sequencer({
+    sequence: async () => (finding ? '1' : null),
+    vacuum: () => {
+      vacuums.push(performance.now());
+      return new Promise<void>((resolve) => (finishVacuum = resolve));
+    },
+    vacuumEveryMs: 10,
+    intervalMs: INTERVAL_MS,
+    busyIntervalMs: BUSY_INTERVAL_MS,
+    busyForMs: BUSY_FOR_MS,
+    log: createLogger('silent'),
+  });
+  sequencer.start();
+  // The first vacuum is still running at 25 ms: none other begins meanwhile.
+  await vi.advanceTimersByTimeAsync(25);
+  expect(vacuums).toEqual([0]);
+  finishVacuum!();
+  await vi.advanceTimersByTimeAsync(25);
+  expect(vacuums.length).toBe(2);
+  finishVacuum!();
+  expect(vacuums[1]! - vacuums[0]!).toBeGreaterThanOrEqual(10);
+  // Batches that find nothing leave the queue as it was: no vacuum.
+  finding = false;
+  await vi.advanceTimersByTimeAsync(200);
+  expect(vacuums.length).toBeLessThanOrEqual(3);
+  const count = vacuums.length;
+  await vi.advanceTimersByTimeAsync(200);
+  expect(vacuums.length).toBe(count);
+  finishVacuum!();
+  await sequencer.stop();
+});
