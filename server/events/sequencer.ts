@@ -30,9 +30,9 @@ export type SequencerOptions = {
  * committed (`kick`, which the mutation awaits). After a batch that found work it waits the
  * busy interval too, rather than looking again at once: commits become visible in groups (one
  * WAL flush each), so a look straight after a batch mostly found nothing, and every look is a
- * query both the node and the database pay for (about 0.3 ms of CPU together on a 2-core
- * machine: at 16 writing connections the looks and the listener's reads cost more than the
- * appends). Waiting, each batch takes what a millisecond brought, and under load there are
+ * query both the node and the database pay for (0.3-0.45 ms of CPU together on a 2-core
+ * machine: at 16 writing connections the looks and the listener's reads are most of what the
+ * node spends on sequencing). Waiting, each batch takes what a millisecond brought, and under load there are
  * fewer, larger batches, each read once by every node's listener (BENCHMARKS.md,
  * "Sequenced appends").
  * Nodes need no leader: the head row's lock lets one batch run at a time, and a batch that
