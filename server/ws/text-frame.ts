@@ -14,8 +14,8 @@ const TEXT_OPCODE = 1;
 /**
  * `payload` as one final, unmasked, uncompressed WebSocket text frame: the bytes `ws.send`
  * writes for it on a server socket with no extensions, in one Buffer that every subscriber's
- * socket can be given as is (test/ws-conformance.test.ts compares the messages clients get
- * with tRPC's own adapter's).
+ * socket can be given as is (text-frame.test.ts compares the bytes with `ws.send`'s;
+ * test/ws-conformance.test.ts the messages clients get with tRPC's own adapter's).
  */
 export function textFrame(payload: Buffer): Buffer {
   const parts = Sender.frame(payload, { fin: true, opcode: TEXT_OPCODE, mask: false, readOnly: false, rsv1: false });
