@@ -5,7 +5,9 @@
  * to every socket, the cheapest a Node fan-out can be. In a flood, each socket is corked for
  * the burst, so a burst leaves in one write per socket rather than one per frame (what our
  * server does per event-loop turn; without it, the baseline measures syscalls, not the
- * machine). The same subscriber processes measure it as measure us.
+ * machine). In a flood it is handed the events at the pace our commits had (`releaseAtMs`),
+ * and measured once more with all of them at once. The same subscriber processes measure it
+ * as measure us.
  */
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -19,6 +21,13 @@ export type BroadcastArgs = {
   rate: number;
   frameBytes: number;
   firstSeq: number;
+  /**
+   * With rate 0: the earliest each frame may go, in ms after the first. A flood of ours
+   * reaches our server one commit at a time, so the baseline is handed the same flood at the
+   * same pace (the commits' times) and the two compare fan-out, not fan-out against a
+   * database's writes. Absent: every frame at once.
+   */
+  releaseAtMs?: number[];
 };
 export type BroadcastResult = { sentTimes: Array<[number, number]> };
 
@@ -29,8 +38,12 @@ const MAX_BUFFERED_BYTES = 4 * 2 ** 20;
 
 let wss: WebSocketServer | undefined;
 
+// Text frames, as tRPC's messages are (ours are sent so too): `ws` sends a Buffer as binary
+// unless told, and a subscriber checks a text frame's UTF-8 where it skips a binary one's.
+const TEXT = { binary: false } as const;
+
 function sendToAll(clients: Set<WebSocket>, frame: Buffer): void {
-  for (const ws of clients) ws.send(frame);
+  for (const ws of clients) ws.send(frame, TEXT);
 }
 
 // Each WebSocket's net.Socket, from its upgrade request (`ws` keeps its own reference private).
@@ -65,11 +78,16 @@ serveCommands({
         const due = start + (i * 1000) / args.rate;
         const wait = due - now();
         if (wait > 0) await sleep(wait);
-      } else if (i % FLOOD_BURST === 0) {
-        uncorkAll(clients);
-        await tick();
-        while ([...clients].some((ws) => ws.bufferedAmount > MAX_BUFFERED_BYTES)) await sleep(1);
-        corkAll(clients);
+      } else {
+        const due = start + (args.releaseAtMs?.[i] ?? 0);
+        if (i % FLOOD_BURST === 0 || due > now()) {
+          uncorkAll(clients);
+          await tick();
+          // Not due yet: what was sent goes out meanwhile (as ours between two commits).
+          if (due > now()) await sleep(due - now());
+          while ([...clients].some((ws) => ws.bufferedAmount > MAX_BUFFERED_BYTES)) await sleep(1);
+          corkAll(clients);
+        }
       }
       const frame = Buffer.from(baselineFrame(seq, args.frameBytes));
       sentTimes.push([seq, now()]);

@@ -17,9 +17,10 @@ export type BenchChild = {
   stop(): Promise<void>;
 };
 
-export function startChild(script: string): BenchChild {
+/** `execArgv`: further Node flags for the child (a CPU profile of the baseline server). */
+export function startChild(script: string, execArgv: string[] = []): BenchChild {
   const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -73,6 +74,8 @@ export function startChild(script: string): BenchChild {
  */
 export function serveCommands(handlers: Record<string, (args: never) => Promise<unknown> | unknown>): void {
   process.on('disconnect', () => process.exit(0));
+  // Through exit, so that a child run with --cpu-prof writes its profile when stopped.
+  process.on('SIGTERM', () => process.exit(0));
   process.on('message', (m: Request) => {
     const handler = handlers[m.command];
     void (async () => {

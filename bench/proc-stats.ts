@@ -15,6 +15,19 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Seconds the process's main thread has spent runnable but waiting for a CPU
+ * (/proc/<pid>/schedstat, second field, in ns): on a shared machine, how long the scheduler
+ * kept the event loop from running although it had work.
+ */
+export function runQueueSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Resident set size in bytes (VmRSS of /proc/<pid>/status). */
 export function rssBytes(pid: number): number {
   try {
@@ -53,6 +66,8 @@ export function postgresCpuSeconds(postmasterPid: number | undefined): number {
 export type ProcessUsage = {
   /** server CPU over the window, in cores (1.0 = one core busy the whole time) */
   serverCpu: number;
+  /** the server's main thread runnable but not running, as a share of the window (0.5: half of it) */
+  serverCpuWait: number;
   /** all postgres processes together, in cores */
   databaseCpu: number;
   rssStartMb: number;
@@ -69,6 +84,7 @@ export type ProcessUsage = {
 export function sampleProcess(pid: number, postmasterPid: number | undefined, intervalMs = 100) {
   const started = performance.now();
   const cpu0 = cpuSeconds(pid);
+  const wait0 = runQueueSeconds(pid);
   const db0 = postgresCpuSeconds(postmasterPid);
   const rssStart = rssBytes(pid);
   let rssMax = rssStart;
@@ -86,6 +102,7 @@ export function sampleProcess(pid: number, postmasterPid: number | undefined, in
       const rssEnd = rssBytes(pid);
       return {
         serverCpu: (cpuSeconds(pid) - cpu0) / seconds,
+        serverCpuWait: (runQueueSeconds(pid) - wait0) / seconds,
         databaseCpu: (postgresCpuSeconds(postmasterPid) - db0) / seconds,
         rssStartMb: rssStart / 2 ** 20,
         rssMaxMb: Math.max(rssMax, rssEnd) / 2 ** 20,

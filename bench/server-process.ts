@@ -46,11 +46,20 @@ export function buildServer(): void {
  * hot path's code a little different from what ships. Node itself is the child (not npm), so
  * its pid is the server's, and /proc/<pid> measures the server alone.
  */
+/**
+ * BENCH_CPU_PROF=<dir>: each server, ours and the bare ws baseline, writes a V8 CPU profile
+ * there when it stops (named by its pid, which the run's log does not print: the newest two
+ * files of a fan-out run are ours, then the baseline's).
+ */
+export function cpuProfileFlags(): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export async function startServer(env: ServerEnv, deadlineMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const spawned = performance.now();
-  // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profile = cpuProfileFlags();
   const child = spawn(process.execPath, [...profile, '--enable-source-maps', path.join('dist', 'server', 'main.js')], {
     cwd: REPO_ROOT,
     env: {

@@ -1,5 +1,6 @@
 import type { OrderEvent } from '../../shared/orders.ts';
 import { LoggedEvent, resumeIdOf } from '../events/logged-event.ts';
+import { textFrame } from './text-frame.ts';
 
 /**
  * tRPC's WebSocket message for one tracked event of a subscription, built so that fan-out costs
@@ -12,9 +13,10 @@ import { LoggedEvent, resumeIdOf } from '../events/logged-event.ts';
  * the client sends back as `lastEventId` when it reconnects.
  *
  * The event's JSON is made once and kept with the event object, which the hub shares between
- * all subscribers. The whole message is kept too, per request-id prefix: clients number their
- * requests from 1 on each connection, so most subscribers share a prefix and get the very same
- * Buffer, which `ws` sends without copying.
+ * all subscribers. The whole message is kept too, per request-id prefix, as a WebSocket frame
+ * (text-frame.ts): clients number their requests from 1 on each connection, so most
+ * subscribers share a prefix and their sockets are given the very same Buffer, framed once
+ * rather than by `ws.send` once per socket (SocketWriter.sendFrame).
  */
 // Most events meet one prefix only (a replay page is read for one subscriber; live
 // subscribers mostly share id 1), so the first message is kept in fields, further ones in a Map.
@@ -22,7 +24,7 @@ type Cached = { json: string; prefix?: string; message?: Buffer; more?: Map<stri
 
 export class EventFrames {
   readonly #cache = new WeakMap<object, Cached>();
-  /** Messages built: at most one per event per request-id prefix. */
+  /** Messages built (and framed): at most one per event per request-id prefix. */
   built = 0;
 
   #cached(event: OrderEvent): Cached {
@@ -34,14 +36,17 @@ export class EventFrames {
     return entry;
   }
 
-  /** The message for `event` under a subscription whose prefix is `prefix` (see `requestPrefix`). */
-  message(prefix: string, event: OrderEvent): Buffer {
+  /**
+   * The message for `event` under a subscription whose prefix is `prefix` (see
+   * `requestPrefix`), as a whole WebSocket text frame.
+   */
+  frame(prefix: string, event: OrderEvent): Buffer {
     const entry = this.#cached(event);
     if (entry.prefix === prefix) return entry.message!;
     let message = entry.more?.get(prefix);
     if (message === undefined) {
       const id = JSON.stringify(resumeIdOf(event));
-      message = Buffer.from(`${prefix}"result":{"type":"data","data":{"id":${id},"data":${entry.json}},"id":${id}}}`);
+      message = textFrame(Buffer.from(`${prefix}"result":{"type":"data","data":{"id":${id},"data":${entry.json}},"id":${id}}}`));
       this.built++;
       if (entry.prefix === undefined) {
         entry.prefix = prefix;

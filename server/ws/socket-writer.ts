@@ -49,6 +49,19 @@ export class SocketWriter implements TurnWriter {
     this.ws.send(data, TEXT);
   }
 
+  /**
+   * Sends one message already framed (text-frame.ts) by writing the frame to the socket as
+   * is: the bytes `ws.send` would write, without framing them again for every socket. Safe
+   * beside `ws.send` because `ws` writes each message to the socket at once, in call order,
+   * when nothing is compressed (the transport refuses extensions) and no Blob is sent; and
+   * `ws`'s `bufferedAmount` counts what the socket holds, so backpressure sees these bytes.
+   */
+  sendFrame(frame: Buffer, more = false): void {
+    if (this.ws.readyState !== OPEN) return;
+    this.writes.hold(this, more);
+    this.socket.write(frame);
+  }
+
   hasRoom(): boolean {
     return this.ws.bufferedAmount <= MAX_BUFFERED_BYTES;
   }

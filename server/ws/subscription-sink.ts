@@ -5,8 +5,8 @@ import type { SocketWriter } from './socket-writer.ts';
 
 /**
  * Where a WebSocket subscription's events go when its procedure returns an `EventStream`:
- * its socket, under its request id (each event's message built once per prefix and shared,
- * event-frames.ts). Room is the socket's: past MAX_BUFFERED_BYTES unsent the push core stops
+ * its socket, under its request id (each event's message built and framed once per prefix and
+ * shared, event-frames.ts). Room is the socket's: past MAX_BUFFERED_BYTES unsent the push core stops
  * sending and later reads the log instead, so a client that stops reading costs the server a
  * bounded buffer.
  */
@@ -24,7 +24,7 @@ export class SubscriptionSink implements EventSink {
 
   send(event: OrderEvent, more: boolean): void {
     if (!this.writer.isOpen) return;
-    this.writer.send(this.frames.message(this.prefix, event), more);
+    this.writer.sendFrame(this.frames.frame(this.prefix, event), more);
   }
 
   waitForRoom(signal: AbortSignal): Promise<void> {
