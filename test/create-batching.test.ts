@@ -7,7 +7,7 @@ import { testWithServer, type TestServer } from './support/server.ts';
 // Group commit of orders.create (server/db/create-batcher.ts): creates that arrive while a
 // create insert is in flight wait, and go together as one insert in one transaction. To make
 // them wait without timing luck, a statement trigger installed from SQL holds every insert into
-// `orders` at an advisory lock the test holds: the first create waits in PostgreSQL, the
+// `orders` at an advisory lock the test holds: the first create of each writer waits in PostgreSQL, the
 // others queue in the server (its `live_orders_creates_waiting` gauge counts them), and the
 // test lets them all go at once.
 
@@ -82,8 +82,9 @@ describe('orders.create, grouped', () => {
     const bob = server.client({ token: BOB });
     const hold = await holdInserts(server);
 
-    const first = alice.orders.create.mutate({ customerName: 'first', productName: 'held' });
-    await expect.poll(() => insertsHeld(server), { timeout: 20_000 }).toBe(1);
+    // Each writer's first create goes at once, side by side (a line per actor), and waits here.
+    const firsts = [alice, bob].map((c) => c.orders.create.mutate({ customerName: 'first', productName: 'held' }));
+    await expect.poll(() => insertsHeld(server), { timeout: 20_000 }).toBe(2);
 
     const N = 12;
     const calls = Array.from({ length: N }, (_, i) => {
@@ -94,7 +95,7 @@ describe('orders.create, grouped', () => {
     await expect.poll(() => createsWaiting(server), { timeout: 20_000 }).toBe(N);
     await hold.release();
 
-    const firstOrder = await first;
+    const firstOrders = await Promise.all(firsts);
     const orders = await Promise.all(calls.map((c) => c.result));
     // Read your writes: once answered, each create's event is in the log (in sequenced
     // ordering too, where it answers once its events have positions).
@@ -104,7 +105,7 @@ describe('orders.create, grouped', () => {
       expect(orders[i]).toMatchObject({ customerName: input.customerName, productName: input.productName, status: input.status ?? 'pending', version: 1 });
     }
     const ids = orders.map((o) => o.id);
-    expect(new Set([...ids, firstOrder.id]).size).toBe(N + 1);
+    expect(new Set([...ids, ...firstOrders.map((o) => o.id)]).size).toBe(N + 2);
 
     // The rows are what each caller was told, and one 'created' event per order names its caller.
     const rows = await rowsOf(server, ids);
@@ -124,7 +125,7 @@ describe('orders.create, grouped', () => {
     expect(xactsOf('bob').size).toBe(1);
     expect(xactsOf('alice')).not.toEqual(xactsOf('bob'));
 
-    // And the metrics saw the groups: thirteen creates in three inserts (alone, then one per writer).
+    // And the metrics saw the groups: fourteen creates in four inserts (each writer's first alone, then its group).
     const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ALICE}` } })).text();
     expect(sample(text, 'live_orders_create_group_size_sum')! - sample(text, 'live_orders_create_group_size_count')!).toBeGreaterThanOrEqual(N - 2);
   });

@@ -5,15 +5,19 @@ import type { Database } from './client.ts';
 import { isDatabaseUnavailable } from './errors.ts';
 import { createOrdersAs } from './orders.ts';
 
-/** One group in flight at a time: the next group forms while it commits. */
-const GROUPS_IN_FLIGHT = 1;
+/**
+ * One group per actor in flight: the next forms while it commits (two per actor measured no
+ * better, with smaller groups). Groups of different actors run side by side, on at most half
+ * the pool's connections, so that reads always find one.
+ */
+const GROUPS_IN_FLIGHT = 5;
 
 /** Creates as one transaction, the orders in input order (orders.ts `createOrdersAs`). */
 export type InsertOrders = (actor: string, inputs: CreateOrderInput[]) => Promise<Order[]>;
 
 export type CreateBatcherOptions = {
   insert: InsertOrders;
-  /** Group inserts running at once on this node. */
+  /** Group inserts running at once on this node, of different actors (one per actor). */
   maxInFlight: number;
   /** Most creates in one group (one INSERT, one transaction). */
   maxGroupSize: number;
@@ -38,10 +42,10 @@ type Member = {
  * clients creating one order each paid that eight times over; one INSERT of eight rows pays it
  * once (createMany's path: the events are appended by one statement, NOTIFYed once).
  *
- * No timer and no added wait: a create that arrives while fewer than `maxInFlight` groups are
- * in flight goes at once, alone. Creates that arrive meanwhile queue, and go together as soon
- * as a group ends, so a group's size follows the load by itself (1 when idle, about the
- * number of concurrent callers when busy).
+ * No timer and no added wait: a create that arrives while no group of its actor is in flight
+ * goes at once, alone. Creates that arrive meanwhile queue, and go together as soon as that
+ * group ends, so a group's size follows the load by itself (1 when idle, about half the
+ * actor's concurrent callers when busy: the other half is in flight).
  *
  * What each caller sees stays what it would be alone:
  * - its own order (identities are drawn in insertion order, and `insert` returns the orders
@@ -52,13 +56,15 @@ type Member = {
  *   as the members shared the transaction: the database out of reach (nothing written), or
  *   the commit's outcome unknown (commit-outcome.ts), which no retry may paper over;
  * - its own actor: the actor is a setting of the transaction, so only creates of the same
- *   actor are grouped; the oldest waiting create decides whose group goes next.
+ *   actor are grouped. Each actor has its own line (one group in flight), so writers under
+ *   different tokens still write side by side, as they did before grouping.
  */
 export class CreateBatcher {
   readonly #opts: CreateBatcherOptions;
   /** Oldest first. */
   #waiting: Member[] = [];
-  #inFlight = 0;
+  /** Actors with a group in flight. */
+  readonly #inFlight = new Set<string>();
 
   constructor(opts: CreateBatcherOptions) {
     this.#opts = opts;
@@ -71,25 +77,37 @@ export class CreateBatcher {
 
   create(actor: string, input: CreateOrderInput): Promise<Order> {
     return new Promise<Order>((resolve, reject) => {
-      this.#waiting.push({ actor, input, resolve, reject });
+      const member = { actor, input, resolve, reject };
+      // Nothing waits that could go (all waiting creates are of actors in flight, or no line
+      // is free): this one goes at once if its line is free, else it waits.
+      if (this.#free(actor)) this.#start(actor, [member]);
+      else this.#waiting.push(member);
+    });
+  }
+
+  #free(actor: string): boolean {
+    return !this.#inFlight.has(actor) && this.#inFlight.size < this.#opts.maxInFlight;
+  }
+
+  #start(actor: string, group: Member[]): void {
+    this.#inFlight.add(actor);
+    void this.#send(group).finally(() => {
+      this.#inFlight.delete(actor);
       this.#next();
     });
   }
 
+  /** A line is free: the oldest waiting create whose actor has none in flight goes, with its actor's others. */
   #next(): void {
-    while (this.#inFlight < this.#opts.maxInFlight && this.#waiting.length > 0) {
-      const group = this.#take();
-      this.#inFlight++;
-      void this.#send(group).finally(() => {
-        this.#inFlight--;
-        this.#next();
-      });
+    while (this.#inFlight.size < this.#opts.maxInFlight) {
+      const oldest = this.#waiting.find((m) => !this.#inFlight.has(m.actor));
+      if (!oldest) return;
+      this.#start(oldest.actor, this.#take(oldest.actor));
     }
   }
 
-  /** The oldest waiting create and those of its actor after it, up to the group's limit, in order. */
-  #take(): Member[] {
-    const actor = this.#waiting[0]!.actor;
+  /** `actor`'s waiting creates, oldest first, up to the group's limit. */
+  #take(actor: string): Member[] {
     const group: Member[] = [];
     const rest: Member[] = [];
     for (const m of this.#waiting) {
