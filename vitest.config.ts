@@ -11,6 +11,7 @@ const THROUGH_PGBOUNCER = [
   'test/database-outage.test.ts',
   'test/resume-ids.test.ts', // the digest and the resume check
   'test/commit-in-doubt.test.ts', // a commit in doubt, through a relay to PgBouncer
+  'test/create-batching.test.ts', // group commit of creates, without pipelining
 ];
 
 /**
@@ -28,6 +29,7 @@ const SEQUENCED = [
   'test/glance.test.ts', // counts exact at their position, under concurrent writes
   'test/time-travel.test.ts',
   'test/live-client-counts.test.ts',
+  'test/create-batching.test.ts', // group commit of creates: answers after their events are positioned
 ];
 
 export default defineConfig({

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { reloadTokens, type Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
+import { batchCreates } from './db/create-batcher.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { logHead, readEventJsonAfter } from './db/events.ts';
 import { sequenceEvents, setEventOrdering, vacuumPendingEvents } from './db/event-sequencing.ts';
@@ -208,9 +209,13 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
       log,
     });
     const identify = createRequestIdentity(createClientAddressOf(config.trustProxy));
+    // Concurrent creates share transactions, as concurrent commits share WAL flushes: a
+    // create's transaction costs far more than its row (db/create-batcher.ts).
+    const creates = batchCreates(db, (size) => metrics.createGroupSent(size));
     const context = createContextFactory(
       {
         db,
+        creates,
         hub,
         log,
         auth,
@@ -226,6 +231,7 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
       websocketConnections: http.webSocketCount,
       logPosition: () => hub.position,
       databaseUp: async () => (await pingDatabase()) === 'up',
+      createsWaiting: () => creates.waiting,
     });
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);

@@ -9,6 +9,8 @@ export type MetricsSources = {
   /** the last position this node's listener has published */
   logPosition(): string;
   databaseUp(): Promise<boolean>;
+  /** creates queued behind a group insert in flight (db/create-batcher.ts) */
+  createsWaiting(): number;
 };
 
 /**
@@ -21,6 +23,8 @@ const REJECTED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_request
 // Request durations from 1 ms to 10 s; event delays from 1 ms to a minute (a held-back listener).
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// Creates per group insert: 1 when idle, about the number of concurrent callers under load.
+const GROUP_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1000];
 
 /**
  * Every figure `/metrics` shows, in its own registry (so several servers in one process, as
@@ -43,6 +47,7 @@ export class Metrics {
   readonly #publishDelay: Histogram;
   readonly #requests: Histogram<'route' | 'method' | 'status'>;
   readonly #procedures: Histogram<'procedure' | 'type' | 'transport' | 'code'>;
+  readonly #createGroups: Histogram;
 
   constructor() {
     const registers = [this.registry];
@@ -135,6 +140,20 @@ export class Metrics {
       buckets: REQUEST_BUCKETS,
       registers,
     });
+    this.#createGroups = new Histogram({
+      name: 'live_orders_create_group_size',
+      help: 'Creates sent together as one insert and transaction (group commit of orders.create).',
+      buckets: GROUP_SIZE_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: 'live_orders_creates_waiting',
+      help: 'Creates queued behind a group insert in flight, to go as the next group.',
+      registers,
+      collect() {
+        this.set(sources()?.createsWaiting() ?? 0);
+      },
+    });
   }
 
   /** Where the scrape-time figures come from; set once the server is up. */
@@ -182,6 +201,11 @@ export class Metrics {
 
   procedureObserved(procedure: string, type: string, transport: 'http' | Transport, code: string, seconds: number): void {
     this.#procedures.observe({ procedure, type, transport, code }, seconds);
+  }
+
+  /** A group of creates was sent as one insert. */
+  createGroupSent(size: number): void {
+    this.#createGroups.observe(size);
   }
 
   /** The Prometheus text format. */

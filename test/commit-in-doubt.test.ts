@@ -8,6 +8,7 @@ import { createLogger } from '../server/logger.ts';
 import type { AppRouter } from '../server/routers/app.ts';
 import { startPgBouncer, type PgBouncer } from './support/pgbouncer.ts';
 import { createTestDatabase } from './support/server.ts';
+import { sample } from './support/metrics-text.ts';
 import { TcpRelay } from './support/tcp-relay.ts';
 
 // A commit in doubt: the server's connection to PostgreSQL (or, in the `pgbouncer` project, to
@@ -365,5 +366,108 @@ describe('a connection broken while its write commits, and the database out of r
     expect(retried).toMatchObject({ ok: true });
     await expectCreated(transport === 'REST')((retried as { value: unknown }).value, name);
     expect(await rowsNamed(name)).toHaveLength(1);
+  });
+});
+
+describe('a group of creates whose connection breaks while it commits', () => {
+  // Creates that queue while one is in flight go together as one insert, in one transaction
+  // (server/db/create-batcher.ts): every member shares that transaction's outcome. A row
+  // trigger holds the lone first create at one lock and the group at another, both held here.
+  const ALONE = 735_031;
+  const GROUP = 735_032;
+
+  async function startGroupWaitingAtInsert() {
+    // Every pooled connection open and prepared (createMany inserts with the same statement,
+    // and is never grouped, so these run at once, on as many connections as the pool holds),
+    // so the group's BEGIN, INSERT and COMMIT are sent together: its COMMIT is written while
+    // its INSERT waits.
+    for (let round = 0; round < 2; round++) {
+      await Promise.all(Array.from({ length: 10 }, () => trpc.orders.createMany.mutate({ orders: [{ customerName: 'warm', productName: 'up' }] })));
+    }
+    await sql.unsafe(`
+      create or replace function test_hold_named() returns trigger language plpgsql as $$
+      begin
+        if new.customer_name like 'held alone %' then perform pg_advisory_xact_lock_shared(${ALONE}); end if;
+        if new.customer_name like 'held group %' then perform pg_advisory_xact_lock_shared(${GROUP}); end if;
+        return new;
+      end $$;
+      create or replace trigger test_hold_named before insert on orders for each row execute function test_hold_named();`);
+    const holder = await sql.reserve();
+    await holder`select pg_advisory_lock(${ALONE}), pg_advisory_lock(${GROUP})`;
+    let held = true;
+    const release = async () => {
+      if (!held) return;
+      held = false;
+      await holder`select pg_advisory_unlock_all()`;
+      holder.release();
+    };
+    // After the test (and the relay's drop: no transaction of the test's left open), the trigger goes too.
+    releaseLock = async () => {
+      releaseLock = undefined;
+      await release();
+      await sql`drop trigger if exists test_hold_named on orders`;
+    };
+    const tag = randomUUID();
+    const alone = call(() => trpc.orders.create.mutate({ customerName: `held alone ${tag}`, productName: 'in doubt' }));
+    await expect.poll(waitersOnTheLock, { timeout: 10_000, interval: 10 }).toBe(1);
+    const names = { rest: `held group ${tag} rest`, trpc: `held group ${tag} trpc` };
+    const answers = {
+      rest: rest('POST', '/api/orders', { customer_name: names.rest, product_name: 'in doubt' }),
+      trpc: call(() => trpc.orders.create.mutate({ customerName: names.trpc, productName: 'in doubt' })),
+    };
+    const waiting = async () => sample(await (await fetch(`${app.url}/metrics`)).text(), 'live_orders_creates_waiting');
+    await expect.poll(waiting, { timeout: 10_000, interval: 10 }).toBe(2);
+    // The lone create commits; the two queued go as one insert and wait at the group's lock.
+    await holder`select pg_advisory_unlock(${ALONE})`;
+    expect(await alone).toMatchObject({ ok: true });
+    await expect.poll(waiting, { timeout: 10_000, interval: 10 }).toBe(0);
+    await expect.poll(waitersOnTheLock, { timeout: 10_000, interval: 10 }).toBe(1);
+    return { names, answers, release };
+  }
+
+  // Through a pooler COMMIT is sent only once the INSERT is answered (nothing pipelined): an
+  // INSERT whose answer is lost is never committed.
+  test.skipIf(inject('viaPgBouncer'))('it committed before its INSERT was answered: every member is told its own order, read back', async () => {
+    const { names, answers, release } = await startGroupWaitingAtInsert();
+    relay.swallowReplies();
+    await release();
+    // Committed; neither the INSERT's rows nor COMMIT's answer reached the server.
+    await expect.poll(async () => (await rowsNamed(names.rest)).length + (await rowsNamed(names.trpc)).length, { timeout: 10_000, interval: 20 }).toBe(2);
+    relay.drop();
+
+    const [restRow] = await rowsNamed(names.rest);
+    const [trpcRow] = await rowsNamed(names.trpc);
+    expect(await answers.rest).toMatchObject({ ok: true, value: { id: restRow!.id, customer_name: names.rest, version: 1 } });
+    expect(await answers.trpc).toMatchObject({ ok: true, value: { id: trpcRow!.id, customerName: names.trpc, version: 1 } });
+  });
+
+  test('it did not commit: every member is told nothing was written', async () => {
+    const { names, answers, release } = await startGroupWaitingAtInsert();
+    relay.drop();
+
+    expect(await answers.rest).toEqual({ ok: false, status: 503, body: { error: 'database unavailable' } });
+    const viaTrpc = await answers.trpc;
+    expect(viaTrpc).toMatchObject({ ok: false, status: 500 });
+    expect((viaTrpc as { body: { message: string } }).body.message).toMatch(/^database unavailable: nothing was written/);
+    await release();
+    await settled();
+    expect(await rowsNamed(names.rest)).toHaveLength(0);
+    expect(await rowsNamed(names.trpc)).toHaveLength(0);
+  });
+
+  // Through a pooler postgres.js pipelines nothing: COMMIT is never sent while the INSERT waits.
+  test.skipIf(inject('viaPgBouncer'))('the database out of reach: every member is told the outcome is unknown, and both land together', async () => {
+    const { names, answers, release } = await startGroupWaitingAtInsert();
+    relay.refuse();
+    relay.drop();
+
+    expect(await answers.rest).toEqual({ ok: false, status: 503, body: { error: expect.stringMatching(/^commit outcome unknown: /), outcome: 'unknown' } });
+    const viaTrpc = await answers.trpc;
+    expect(viaTrpc).toMatchObject({ ok: false, status: 500 });
+    expect((viaTrpc as { body: { message: string } }).body.message).toMatch(/^commit outcome unknown: /);
+    // Unknown, and rightly so: the group's transaction was still waiting, and lands once free.
+    relay.accept();
+    await release();
+    await expect.poll(async () => (await rowsNamed(names.rest)).length + (await rowsNamed(names.trpc)).length, { timeout: 10_000, interval: 20 }).toBe(2);
   });
 });

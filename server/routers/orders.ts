@@ -34,7 +34,12 @@ export const ordersRouter = router({
 
   get: readProcedure.input(orderByIdInput).query(({ ctx, input }) => getOrder(ctx.db, input.id)),
 
+  /**
+   * Concurrent creates go as groups (db/create-batcher.ts); one with an idempotency key goes
+   * alone, as its key's lock and look-up are its own transaction's.
+   */
   create: writeProcedure.input(createOrderInput).mutation(async ({ ctx, input }) => {
+    if (input.idempotencyKey === undefined) return ctx.creates.create(ctx.actor, input);
     const [order] = await createOrdersAs(ctx.db, ctx.actor, [input]);
     return order!;
   }),

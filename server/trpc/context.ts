@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { AuthRefusal } from '../auth/refusal.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { Database } from '../db/client.ts';
+import type { CreateBatcher } from '../db/create-batcher.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -13,6 +14,8 @@ import type { IdentifyRequest } from '../request-identity.ts';
 /** What procedures run with; built once at start-up and shared by every request. */
 export type Services = {
   db: Database;
+  /** `orders.create` without an idempotency key: concurrent creates share a transaction. */
+  creates: CreateBatcher;
   hub: EventHub;
   log: Logger;
   auth: Credentials;

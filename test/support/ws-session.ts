@@ -10,6 +10,7 @@ import { createRateLimiter } from '../../server/auth/rate-limit.ts';
 import type { App } from '../../server/app.ts';
 import { createClientAddressOf } from '../../server/client-address.ts';
 import { createDatabase } from '../../server/db/client.ts';
+import { batchCreates } from '../../server/db/create-batcher.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Metrics } from '../../server/metrics.ts';
 import { createRequestIdentity } from '../../server/request-identity.ts';
@@ -38,6 +39,7 @@ export async function startEndpoint(
   const metrics = new Metrics();
   const context = createContextFactory({
     db: database.db,
+    creates: batchCreates(database.db),
     hub: app.hub,
     log: createLogger('silent'),
     auth: createCredentials({ tokens: createAuthenticator(config.tokens), jwt: undefined, sessions: undefined, allowedOrigins: undefined, metrics }),
