@@ -5,7 +5,7 @@ import { Sequencer } from './sequencer.ts';
 // When the sequencer looks is what the delay of a raw SQL write's event is made of, and what
 // an idle node costs: the clock is faked, so the schedule is checked exactly.
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -91,6 +91,40 @@ test('a kick starts a batch at once and resolves when that batch has ended (read
   const stopped = sequencer.stop();
   finishBatch!();
   await stopped;
+});
+
+test("a node writing on its own is sequenced by its kicks; their work does not quicken the looks between them", async () => {
+  // Work exists only when this node's write kicked: the other looks find nothing.
+  let kicked = 0;
+  const looks: Array<{ at: number; found: boolean }> = [];
+  const sequencer = new Sequencer({
+    sequence: async () => {
+      const found = kicked > 0;
+      kicked = 0;
+      looks.push({ at: performance.now(), found });
+      return found ? '1' : null;
+    },
+    intervalMs: INTERVAL_MS,
+    busyIntervalMs: BUSY_INTERVAL_MS,
+    busyForMs: BUSY_FOR_MS,
+    log: createLogger('silent'),
+  });
+  const kicks = setInterval(() => {
+    kicked++;
+    void sequencer.kick();
+  }, 3);
+  await vi.advanceTimersByTimeAsync(60);
+  clearInterval(kicks);
+  // The last kick's batch.
+  await vi.advanceTimersByTimeAsync(1);
+  await sequencer.stop();
+  // 20 kicks in 60 ms, each positioned by a batch of its own...
+  expect(looks.filter((l) => l.found).length).toBe(20);
+  // ...and the looks that found nothing came no more often than the idle interval allows
+  // (had the kicked batches' work quickened them, about two between each pair of kicks).
+  const empty = looks.filter((l) => !l.found);
+  expect(empty.length).toBeLessThanOrEqual(60 / INTERVAL_MS + 1);
+  // Work nobody kicked for does quicken them: the first test.
 });
 
 test('a failed batch is retried after a backoff, not in a tight loop', async () => {
