@@ -76,7 +76,8 @@ const COMMIT_MODE_SWEEP_MS = 1_000;
 /**
  * Sequenced: while events flow, raw SQL writes wait for the sequencer's next look (half an
  * interval on average, the largest part of the delay sequenced ordering adds), so it looks
- * every millisecond until a second has passed without finding any; then every
+ * every millisecond until a second has passed without finding any (the node's own writes kick
+ * their batches and do not count: server/events/sequencer.ts); then every
  * EVENT_SEQUENCE_INTERVAL again. Each look is one query, a probe of the queue; BENCHMARKS.md
  * ("Run 9", "Sequenced appends") has what they cost.
  */
