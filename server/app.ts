@@ -12,7 +12,7 @@ import { ChangeListener } from './events/listener.ts';
 import { CountBlockFiller } from './events/count-block-filler.ts';
 import { LogPruner } from './events/log-pruner.ts';
 import { Sequencer } from './events/sequencer.ts';
-import { createHttpServer } from './http-server.ts';
+import { createHttpServer, type HttpMutationsDrill } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { createContextFactory } from './trpc/context.ts';
 import { createCredentials } from './auth/credentials.ts';
@@ -57,6 +57,8 @@ export type App = {
  * production never does, so these are not on `App` (see `startAppWithDrills`).
  */
 export type Drills = {
+  /** How many tRPC requests the lean mutation path answered; a switch to send all to tRPC's handler. */
+  httpMutations: HttpMutationsDrill;
   /** Cuts every WebSocket connection abruptly, as a network failure would. */
   dropWebSockets(): void;
   /** Bytes queued in memory for each open WebSocket. */
@@ -280,6 +282,7 @@ export async function startAppWithDrills(config: Config, log: Logger): Promise<{
       dropEventStreams: http.dropEventStreams,
       eventStreamBufferedBytes: http.eventStreamBufferedBytes,
       eventMessagesBuilt: http.webSockets.eventMessagesBuilt,
+      httpMutations: http.httpMutations,
     };
     return { app, drills };
   } catch (err) {
