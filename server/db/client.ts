@@ -1,4 +1,6 @@
+import type { SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 import { reconnectBackoffSeconds } from '../retry.ts';
 import * as schema from './schema.ts';
@@ -37,3 +39,25 @@ export type Database = ReturnType<typeof createDatabase>['db'];
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 /** What a query function runs on: the pool, or a transaction. */
 export type Executor = Database | Transaction;
+
+const dialect = new PgDialect();
+
+/**
+ * Runs `query` as a named prepared statement where the pool prepares (a direct connection;
+ * through a pooler the pool's `prepare: false` wins and it goes unnamed, as always), and
+ * returns its rows as the driver gives them. drizzle sends every statement unnamed, so
+ * PostgreSQL parses and plans it anew each time: for the log reads that follow every commit
+ * (the listener's, a replay's pages) that is a kilobyte and a half of SQL per read.
+ * On the pool only: a transaction's connection is drizzle's to manage.
+ */
+export async function executePrepared<T extends postgres.Row>(db: Executor, query: SQL): Promise<readonly T[]> {
+  let rows: readonly postgres.Row[];
+  if ('$client' in db) {
+    const { sql: text, params } = dialect.sqlToQuery(query);
+    rows = await db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+  } else {
+    rows = await db.execute(query);
+  }
+  // The rows' shape is the caller's word for its own SELECT, as with drizzle's execute<T>.
+  return rows as readonly T[];
+}

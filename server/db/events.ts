@@ -4,7 +4,7 @@ import type { EventFilter, HistoryEvent, OrderEvent } from '../../shared/orders.
 import { LoggedEvent } from '../events/logged-event.ts';
 import { isAfter } from '../events/position.ts';
 import { parseResumeId, positionOf, type ParsedResumeId, type ResumeId } from '../../shared/resume-id.ts';
-import type { Executor } from './client.ts';
+import { executePrepared, type Executor } from './client.ts';
 import { digestAt, eventDigest } from './event-digest.ts';
 import { orderEvents, orderEventsPruned, type OrderEventRow } from './schema.ts';
 
@@ -83,7 +83,7 @@ type LogBounds = { prunedThrough: string; last: string; head: ResumeId; anchor: 
  * digest of the event at `after`, if `after` names one.
  */
 async function logBounds(db: Executor, after: ParsedResumeId | null = null): Promise<LogBounds> {
-  const [row] = await db.execute<{ prunedThrough: string; last: string; newest: string | null; anchor: string | null }>(sql`
+  const [row] = await executePrepared<{ prunedThrough: string; last: string; newest: string | null; anchor: string | null }>(db, sql`
     select ${prunedEnd}::text as "prunedThrough",
            greatest(${prunedEnd}, (select max(${orderEvents.id}) from ${orderEvents}))::text as "last",
            ${newestEvent} as "newest",
@@ -208,7 +208,7 @@ export async function readEventJsonAfter(
   const from = parseResumeId(after);
   // Rows as the driver returns them: drizzle's select would map every field of every row
   // (a third of a flooded server's time went to that), and these are text already.
-  const rows = await db.execute<{ prunedThrough: string; anchor: string | null; id: string; digest: string; at: string; json: string }>(sql`
+  const rows = await executePrepared<{ prunedThrough: string; anchor: string | null; id: string; digest: string; at: string; json: string }>(db, sql`
     select ${prunedThroughColumn} as "prunedThrough",
            ${anchorColumn(from)} as "anchor",
            ${e.id}::text as "id",
