@@ -20,10 +20,8 @@ import postgres from 'postgres';
 import { startChild, type BenchChild } from './child.ts';
 import { cleanupAll, onCleanup } from './cleanup.ts';
 import { postmasterPid } from './database.ts';
-import { parseOptions } from './options.ts';
 import { freePort, REPO_ROOT, stopChild } from './server-process.ts';
-import type { ScenarioContext } from './scenarios/context.ts';
-import { measure } from './scenarios/writes.ts';
+import { measure, type MeasureContext } from './scenarios/writes.ts';
 import { startEmbeddedPostgres } from '../server/db/embedded.ts';
 import { createLogger } from '../server/logger.ts';
 
@@ -87,11 +85,11 @@ try {
     sides.push({ build, url, pid, sql, plain: [] as number[], sequenced: [] as number[], dbUs: [] as number[], serverUs: [] as number[], looks: 0, batches: 0, events: 0 });
   }
   const clients: BenchChild[] = Array.from({ length: CLIENT_PROCESSES }, () => startChild('./writes-client.ts'));
-  const ctx = {
+  const ctx: MeasureContext = {
     database: { postmasterPid: postmasterPid(dir) },
-    sizes: { ...parseOptions([]).sizes, writeSeconds: seconds },
+    sizes: { writeSeconds: seconds },
     log: () => {},
-  } as unknown as ScenarioContext;
+  };
   const perInsertUs = (cores: number, perSecond: number) => (cores / perSecond) * 1e6;
   for (let r = 0; r < rounds; r++) {
     for (const s of sides) {

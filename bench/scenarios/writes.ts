@@ -108,8 +108,15 @@ async function singleCommitMs(sql: postgres.Sql, samples = 50): Promise<number> 
   return times[Math.floor(samples / 2)]!;
 }
 
+/** What `measure` reads of a scenario's context: scripts outside `npm run bench` build just this. */
+export type MeasureContext = {
+  database: Pick<ScenarioContext['database'], 'postmasterPid'>;
+  sizes: Pick<ScenarioContext['sizes'], 'writeSeconds'>;
+  log: ScenarioContext['log'];
+};
+
 export async function measure(
-  ctx: ScenarioContext,
+  ctx: MeasureContext,
   clients: BenchChild[],
   label: string,
   mode: WriteMode,
