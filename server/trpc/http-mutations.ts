@@ -56,6 +56,11 @@ const utf8 = new TextDecoder();
  */
 export function createHTTPMutationHandler<TRouter extends AnyTRPCRouter>(opts: HTTPMutationOptions<TRouter>): HTTPMutationHandler {
   const { router, createContext, maxBodySize, maxBatchSize, responseMeta, onError } = opts;
+  // The router's root config (error formatter, transformer), which getTRPCErrorShape and
+  // transformTRPCResponse take, and its flat procedure map: typed on the public AnyRouter and
+  // read the same way by tRPC's own adapters and by our WebSocket transport (ws/transport.ts).
+  // `_def` is the only way to them; @trpc/server is pinned, and the conformance test fails if
+  // a release moves them. The map is typed per router; here it is looked up by a URL's path.
   const config = router._def._config;
   const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
   const basePath = trimSlashes(opts.basePath);
